@@ -1,0 +1,109 @@
+"""The OpenAPI 3.1 document, generated from the route table and the request Structs."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from runhub import __version__
+from runhub.api.routes import ENDPOINTS
+from runhub.api.schemas import json_schema_components
+
+_PATH_PARAM = re.compile(r"\{(\w+)\}")
+
+_ERROR = {
+    "type": "object",
+    "required": ["message", "errors"],
+    "properties": {
+        "message": {"type": "string"},
+        "errors": {"type": "object", "additionalProperties": {"type": "array", "items": {"type": "string"}}},
+    },
+}
+_PAGE = {
+    "type": "object",
+    "required": ["page", "prev_page", "next_page", "last_page", "per_page", "total", "result"],
+    "properties": {
+        "page": {"type": ["integer", "null"]},
+        "prev_page": {"type": ["integer", "null"]},
+        "next_page": {"type": ["integer", "null"]},
+        "last_page": {"type": ["integer", "null"]},
+        "per_page": {"type": "integer"},
+        "total": {"type": "integer"},
+        "result": {"type": "array", "items": {"type": "object"}},
+        "expands": {"type": "object"},
+    },
+}
+_ROW = {
+    "type": "object",
+    "required": ["result", "expands"],
+    "properties": {"result": {"type": "object"}, "expands": {"type": "object"}},
+}
+_ERROR_CODES = {
+    "400": "Body is not valid JSON or not a JSON object",
+    "401": "Missing, invalid or revoked token",
+    "403": "Role not allowed",
+    "404": "Unknown object, or one of a project you cannot see",
+    "405": "Wrong method",
+    "413": "Body too large",
+    "415": "Body is not JSON",
+    "422": "Invalid parameters or body",
+    "429": "Rate limited (see Retry-After)",
+}
+
+
+def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+def _success(kind: str) -> dict[str, Any]:
+    if kind == "created":
+        body = {"type": "object", "required": ["id"], "properties": {"id": {"type": "integer"}}}
+        return {"201": _json(body, "Created")}
+    if kind == "empty":
+        return {"204": {"description": "Done; no body"}}
+    schema = {"page": {"$ref": "#/components/schemas/Page"}, "row": {"$ref": "#/components/schemas/Row"}}
+    return {"200": _json(schema.get(kind, {"type": "object"}), "OK")}
+
+
+def build_openapi() -> dict[str, Any]:
+    _, components = json_schema_components()
+    components.update({"Error": _ERROR, "Page": _PAGE, "Row": _ROW})
+    paths: dict[str, dict[str, Any]] = {}
+    for e in ENDPOINTS:
+        parameters = [
+            {"name": name, "in": "path", "required": True, "schema": {"type": "integer", "minimum": 1}}
+            for name in _PATH_PARAM.findall(e.path)
+        ] + [{"name": name, "in": "query", "schema": {"type": "string"}} for name in e.query]
+        operation: dict[str, Any] = {
+            "summary": e.summary,
+            "operationId": e.handler.__name__,
+            "tags": [e.tag],
+            "parameters": parameters,
+            "responses": {
+                **_success(e.response),
+                **{
+                    code: _json({"$ref": "#/components/schemas/Error"}, text)
+                    for code, text in _ERROR_CODES.items()
+                },
+            },
+        }
+        if e.body is not None:
+            operation["requestBody"] = {
+                "required": False,
+                "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{e.body.__name__}"}}},
+            }
+        paths.setdefault("/api/v1" + e.path, {})[e.method.lower()] = operation
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "runhub API",
+            "version": __version__,
+            "description": "Testmo-compatible automation runs API served by runhub.",
+        },
+        "components": {
+            "schemas": components,
+            "securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer"}},
+        },
+        "security": [{"bearerAuth": []}],
+        "paths": paths,
+    }

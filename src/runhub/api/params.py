@@ -1,0 +1,123 @@
+"""Query-string parsing with decisions.md's rules; each bad value is a 422 naming it."""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping
+from datetime import datetime
+
+from runhub.errors import invalid
+from runhub.services.paging import PageRequest
+from runhub.timeutil import parse_query
+
+LIST_PAGE_SIZES = (15, 25, 50, 100)
+TRUE, FALSE = ("true", "1"), ("false", "0")
+
+
+def _get(query: Mapping[str, str], name: str) -> str | None:
+    value = query.get(name)
+    if value is None or value.strip() == "":
+        return None
+    return value.strip()
+
+
+def positive_int(query: Mapping[str, str], name: str) -> int | None:
+    value = _get(query, name)
+    if value is None:
+        return None
+    if not value.isdigit() or int(value) < 1:
+        raise invalid(name, f"The {name} parameter must be a positive integer.")
+    return int(value)
+
+
+def page_request(
+    query: Mapping[str, str],
+    sizes: Collection[int] = LIST_PAGE_SIZES,
+    size_range: tuple[int, int] | None = None,
+    default_size: int = 100,
+) -> PageRequest:
+    page = positive_int(query, "page") or 1
+    per_page = positive_int(query, "per_page")
+    if per_page is None:
+        per_page = default_size
+    elif size_range is not None:
+        low, high = size_range
+        if not low <= per_page <= high:
+            raise invalid("per_page", f"The per_page parameter must be between {low} and {high}.")
+    elif per_page not in sizes:
+        allowed = ", ".join(str(s) for s in sizes)
+        raise invalid("per_page", f"The per_page parameter must be one of {allowed}.")
+    return PageRequest(page=page, per_page=per_page)
+
+
+def id_list(query: Mapping[str, str], name: str) -> list[int] | None:
+    value = _get(query, name)
+    if value is None:
+        return None
+    parts = [p.strip() for p in value.split(",") if p.strip()]
+    if not parts or not all(p.isdigit() for p in parts):
+        raise invalid(name, f"The {name} parameter must be a comma-separated list of ids.")
+    return [int(p) for p in parts]
+
+
+def choice_list(query: Mapping[str, str], name: str, allowed: Collection[int]) -> set[int] | None:
+    values = id_list(query, name)
+    if values is None:
+        return None
+    if any(v not in allowed for v in values):
+        options = ", ".join(str(a) for a in sorted(allowed))
+        raise invalid(name, f"The {name} parameter accepts only {options}.")
+    return set(values)
+
+
+def string_list(query: Mapping[str, str], name: str) -> list[str] | None:
+    value = _get(query, name)
+    if value is None:
+        return None
+    return [p.strip() for p in value.split(",") if p.strip()]
+
+
+def boolean(query: Mapping[str, str], name: str) -> bool | None:
+    value = _get(query, name)
+    if value is None:
+        return None
+    lowered = value.lower()
+    if lowered in TRUE:
+        return True
+    if lowered in FALSE:
+        return False
+    raise invalid(name, f"The {name} parameter must be true, false, 1 or 0.")
+
+
+def timestamp(query: Mapping[str, str], name: str) -> datetime | None:
+    value = _get(query, name)
+    if value is None:
+        return None
+    try:
+        return parse_query(value)
+    except ValueError:
+        raise invalid(name, f"The {name} parameter must be an ISO 8601 date and time.") from None
+
+
+def order_desc(query: Mapping[str, str], default: str = "desc") -> bool:
+    value = (_get(query, "order") or default).lower()
+    if value not in ("asc", "desc"):
+        raise invalid("order", "The order parameter must be asc or desc.")
+    return value == "desc"
+
+
+def sort(query: Mapping[str, str], allowed: Collection[str], default: str) -> str:
+    value = _get(query, "sort") or default
+    if value not in allowed:
+        raise invalid("sort", f"The sort parameter must be one of {', '.join(sorted(allowed))}.")
+    return value
+
+
+def expands(query: Mapping[str, str], allowed: Collection[str]) -> tuple[str, ...]:
+    names = string_list(query, "expands") or []
+    unknown = [n for n in names if n not in allowed]
+    if unknown:
+        raise invalid(
+            "expands",
+            f"Unknown expand {unknown[0]!r}; this endpoint supports {', '.join(allowed)}.",
+        )
+    return tuple(dict.fromkeys(names))

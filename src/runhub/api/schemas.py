@@ -1,0 +1,115 @@
+"""Request bodies as typed msgspec Structs: decoding and validation in one pass.
+
+Unknown properties are ignored; wrong types, missing required properties, out-of-range
+values and pattern violations fail decoding and become a 422 with a dotted field path.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import msgspec
+from msgspec import Meta, Struct
+
+MIB = 1024 * 1024
+
+Name = Annotated[str, Meta(min_length=1, max_length=750)]
+OptionalText750 = Annotated[str, Meta(max_length=750)]
+Url = Annotated[str, Meta(min_length=1, max_length=2048, pattern=r"(?i)^https?://")]
+Note = Annotated[str, Meta(max_length=80)]
+FieldValue = Annotated[str, Meta(max_length=MIB)]
+Count = Annotated[int, Meta(ge=0)]
+Id = Annotated[int, Meta(ge=1)]
+Key = Annotated[str, Meta(pattern=r"^[a-z0-9_]{1,64}$")]
+StatusAlias = Annotated[str, Meta(max_length=64, pattern=r"^[a-z0-9_]+$")]
+Tag = Annotated[str, Meta(pattern=r"^[A-Za-z0-9_-]{1,64}$")]
+ElapsedUs = Annotated[int, Meta(ge=0)]
+
+MAX_TESTS_PER_APPEND = 5000
+MAX_TAGS_PER_RUN = 100
+
+
+class FieldIn(Struct, omit_defaults=True):
+    type: Annotated[int, Meta(ge=1, le=5)]
+    name: Name
+    value: FieldValue | None = None
+    meta: dict[str, str] | None = None
+    is_highlight: bool = False
+
+
+class ArtifactIn(Struct, omit_defaults=True):
+    name: Name
+    url: Url
+    note: Note | None = None
+    mime_type: OptionalText750 | None = None
+    size: Count | None = None
+
+
+class LinkIn(Struct, omit_defaults=True):
+    name: Name
+    url: Url
+    note: Note | None = None
+
+
+class TestIn(Struct, omit_defaults=True):
+    key: Key
+    name: Name
+    status: StatusAlias
+    folder: Name
+    elapsed: ElapsedUs | None = None
+    file: OptionalText750 | None = None
+    line: Count | None = None
+    assertions: Count | None = None
+    artifacts: list[ArtifactIn] | None = None
+    fields: list[FieldIn] | None = None
+
+
+class Resources(Struct, omit_defaults=True):
+    artifacts: list[ArtifactIn] | None = None
+    fields: list[FieldIn] | None = None
+    links: list[LinkIn] | None = None
+
+
+class RunCreate(Struct, omit_defaults=True):
+    name: Name
+    source: Name
+    config: Name | None = None
+    config_id: Id | None = None
+    milestone: Name | None = None
+    milestone_id: Id | None = None
+    tags: Annotated[list[Tag], Meta(max_length=MAX_TAGS_PER_RUN)] | None = None
+    artifacts: list[ArtifactIn] | None = None
+    fields: list[FieldIn] | None = None
+    links: list[LinkIn] | None = None
+
+
+class RunComplete(Struct, omit_defaults=True):
+    measure_elapsed: bool = False
+
+
+class ThreadCreate(Struct, omit_defaults=True):
+    elapsed_observed: ElapsedUs | None = None
+    elapsed_computed: ElapsedUs | None = None
+    artifacts: list[ArtifactIn] | None = None
+    fields: list[FieldIn] | None = None
+
+
+class ThreadAppend(Struct, omit_defaults=True):
+    elapsed_observed: ElapsedUs | None = None
+    elapsed_computed: ElapsedUs | None = None
+    artifacts: list[ArtifactIn] | None = None
+    fields: list[FieldIn] | None = None
+    tests: Annotated[list[TestIn], Meta(max_length=MAX_TESTS_PER_APPEND)] | None = None
+
+
+class ThreadComplete(Struct, omit_defaults=True):
+    elapsed_observed: ElapsedUs | None = None
+    elapsed_computed: ElapsedUs | None = None
+
+
+def json_schema_components() -> tuple[dict, dict]:
+    """JSON Schema for every request body, for the OpenAPI document."""
+    bodies = (RunCreate, Resources, RunComplete, ThreadCreate, ThreadAppend, ThreadComplete)
+    return msgspec.json.schema_components(
+        bodies, ref_template="#/components/schemas/{name}"
+    )

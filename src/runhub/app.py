@@ -1,0 +1,121 @@
+"""The app factory: one ASGI app serving the API, docs and health checks."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from sqlalchemy import Engine, text
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.middleware.gzip import GZipMiddleware
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+from starlette.routing import Route
+
+from runhub.api.common import RateLimiter, json_response
+from runhub.api.docs import docs_routes
+from runhub.api.middleware import AccessLogMiddleware, ApiAuthMiddleware
+from runhub.api.openapi import build_openapi
+from runhub.api.routes import api_routes
+from runhub.db.engine import make_engine
+from runhub.errors import ApiError, MethodNotAllowed, NotFound
+from runhub.settings import Settings
+
+log = logging.getLogger("runhub")
+
+
+async def api_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, ApiError)
+    return json_response(exc.body(), exc.status_code, exc.headers)
+
+
+async def http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    mapped: ApiError
+    if exc.status_code == 404:
+        mapped = NotFound("No such endpoint.")
+    elif exc.status_code == 405:
+        mapped = MethodNotAllowed(f"{request.method} is not allowed for this endpoint.")
+    else:
+        mapped = ApiError(str(exc.detail))
+        mapped.status_code = exc.status_code
+    return json_response(mapped.body(), mapped.status_code, dict(exc.headers or {}))
+
+
+async def server_error(request: Request, exc: Exception) -> Response:
+    log.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+    return json_response({"message": "Internal server error.", "errors": {}}, 500)
+
+
+def _database_answers(engine: Engine) -> bool:
+    try:
+        with engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+        return True
+    except Exception:  # any failure means "not healthy"; details go to the log
+        log.warning("health check: database does not answer", exc_info=True)
+        return False
+
+
+async def healthz(request: Request) -> Response:
+    if await run_in_threadpool(_database_answers, request.app.state.engine):
+        return json_response({"status": "ok"})
+    return json_response({"status": "unavailable"}, 503)
+
+
+async def root(request: Request) -> Response:
+    return RedirectResponse(request.url_for("docs"), status_code=302)
+
+
+def create_app(settings: Settings, engine: Engine | None = None) -> Starlette:
+    """Build the app. With no engine given, one is made from settings.database_url."""
+    owns_engine = engine is None
+    db = engine or make_engine(
+        settings.database_url,
+        busy_timeout_ms=settings.sqlite_busy_timeout_ms,
+        pool_size=settings.pool_size,
+    )
+    rate_limiter = RateLimiter(settings.rate_limit_per_minute)
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        yield
+        if owns_engine:
+            db.dispose()
+
+    middleware = [
+        Middleware(AccessLogMiddleware),
+        Middleware(GZipMiddleware, minimum_size=4096, compresslevel=4),
+        Middleware(ApiAuthMiddleware, engine=db, rate_limiter=rate_limiter),
+    ]
+    if not settings.access_log:
+        middleware.pop(0)
+    app = Starlette(
+        routes=[
+            Route("/", root, methods=["GET"]),
+            Route("/healthz", healthz, methods=["GET"]),
+            *docs_routes(),
+            *api_routes(),
+        ],
+        middleware=middleware,
+        exception_handlers={
+            ApiError: api_error,
+            HTTPException: http_error,
+            Exception: server_error,
+        },
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.engine = db
+    app.state.rate_limiter = rate_limiter
+    app.state.openapi = build_openapi()
+    return app
+
+
+def create_app_from_env() -> Starlette:
+    """Factory for `uvicorn --factory` and multi-worker serving (settings from env vars)."""
+    return create_app(Settings.from_env())

@@ -1,0 +1,44 @@
+"""`runhub db upgrade` and `runhub db current`: Alembic underneath."""
+
+from __future__ import annotations
+
+import argparse
+
+from sqlalchemy.exc import OperationalError
+
+from runhub.cli.common import add_database_option, database_unreachable, open_engine
+from runhub.db.migrate import current_revision, head_revision, upgrade
+
+
+def register(commands: argparse._SubParsersAction) -> None:
+    group = commands.add_parser("db", help="database migrations")
+    sub = group.add_subparsers(dest="db_command", metavar="COMMAND")
+    sub.required = True
+    up = sub.add_parser("upgrade", help="apply pending migrations")
+    add_database_option(up)
+    up.set_defaults(handler=run_upgrade)
+    cur = sub.add_parser("current", help="print the schema revision of the database")
+    add_database_option(cur)
+    cur.set_defaults(handler=run_current)
+
+
+def run_upgrade(args: argparse.Namespace) -> int:
+    engine = open_engine(args)
+    try:
+        upgrade(engine)
+        print(f"database at revision {current_revision(engine)} (head)")
+    except OperationalError as exc:
+        database_unreachable(exc)
+    return 0
+
+
+def run_current(args: argparse.Namespace) -> int:
+    engine = open_engine(args)
+    try:
+        current = current_revision(engine)
+    except OperationalError as exc:
+        database_unreachable(exc)
+    head = head_revision(engine)
+    state = "head" if current == head else f"pending upgrade to {head}"
+    print(f"{current or 'empty'} ({state})")
+    return 0

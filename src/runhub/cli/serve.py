@@ -1,0 +1,93 @@
+"""`runhub serve`: migrate, bootstrap the first admin, then serve HTTP(S) with uvicorn."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from typing import Any
+
+import uvicorn
+from sqlalchemy.exc import OperationalError
+
+from runhub.cli.common import add_database_option, database_unreachable, database_url, fail, open_engine
+from runhub.db.engine import write_tx
+from runhub.db.migrate import upgrade
+from runhub.services.admin import BOOTSTRAP_EMAIL, bootstrap
+
+
+def register(commands: argparse._SubParsersAction) -> None:
+    p = commands.add_parser("serve", help="serve the API (and apply pending migrations)")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8000)
+    add_database_option(p)
+    p.add_argument("--workers", type=int, default=1, help="worker processes (default 1)")
+    p.add_argument("--no-migrate", action="store_true", help="do not apply pending migrations")
+    p.add_argument("--tls-cert", metavar="FILE", help="serve HTTPS with this certificate (PEM)")
+    p.add_argument("--tls-key", metavar="FILE", help="the certificate's private key (PEM)")
+    p.set_defaults(handler=run)
+
+
+def logging_config() -> dict[str, Any]:
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+        "handlers": {"stderr": {"class": "logging.StreamHandler", "formatter": "plain"}},
+        "loggers": {
+            "runhub": {"handlers": ["stderr"], "level": "INFO", "propagate": False},
+            "uvicorn": {"handlers": ["stderr"], "level": "INFO", "propagate": False},
+            "uvicorn.error": {"level": "INFO"},
+        },
+    }
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.workers < 1:
+        fail("--workers must be at least 1")
+    if bool(args.tls_cert) != bool(args.tls_key):
+        fail("--tls-cert and --tls-key go together")
+    for path in (args.tls_cert, args.tls_key):
+        if path and not os.path.isfile(path):
+            fail(f"no such file: {path}")
+    url = database_url(args)
+    engine = open_engine(args)
+    scheme = "https" if args.tls_cert else "http"
+    shown_host = f"[{args.host}]" if ":" in args.host else args.host
+    base = f"{scheme}://{shown_host}:{args.port}"
+    try:
+        if not args.no_migrate:
+            upgrade(engine)
+        with write_tx(engine) as conn:
+            token = bootstrap(conn)
+    except OperationalError as exc:
+        database_unreachable(exc)
+    finally:
+        engine.dispose()
+    if token:
+        print(
+            f"runhub: created the first user, {BOOTSTRAP_EMAIL} (admin).\n"
+            f"API token (shown once; keep it safe): {token}\n"
+            f'Try: curl -H "Authorization: Bearer {token}" {base}/api/v1/user\n',
+            flush=True,
+        )
+    print(f"runhub: serving {base} (API {base}/api/v1, docs {base}/api/docs)", flush=True)
+    os.environ["RUNHUB_DATABASE_URL"] = url  # the factory in each worker reads it
+    uvicorn.run(
+        "runhub.app:create_app_from_env",
+        factory=True,
+        host=args.host,
+        port=args.port,
+        workers=args.workers,
+        access_log=False,
+        log_config=logging_config(),
+        ssl_certfile=args.tls_cert,
+        ssl_keyfile=args.tls_key,
+        proxy_headers=False,
+        server_header=False,
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(run(argparse.Namespace()))

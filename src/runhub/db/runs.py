@@ -1,0 +1,268 @@
+"""SQL for automation runs, their threads, tags and resources (fields/artifacts/links)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, RowMapping, and_, case, func, insert, literal, select, update
+from sqlalchemy.sql.elements import ColumnElement
+
+from runhub.db.schema import (
+    STATUS_SLOTS,
+    automation_artifacts,
+    automation_fields,
+    automation_links,
+    automation_run_tags,
+    automation_run_threads,
+    automation_runs,
+)
+
+runs = automation_runs
+threads = automation_run_threads
+COUNT_COLUMNS = [f"status{n}_count" for n in STATUS_SLOTS]
+
+
+# --- runs ---------------------------------------------------------------------------------
+
+def insert_run(conn: Connection, tags: Sequence[str], **values: Any) -> int:
+    run_id = conn.execute(insert(runs).values(**values).returning(runs.c.id)).scalar_one()
+    if tags:
+        conn.execute(
+            insert(automation_run_tags),
+            [{"run_id": run_id, "tag": t, "project_id": values["project_id"]} for t in tags],
+        )
+    return run_id
+
+
+def run_by_id(conn: Connection, run_id: int, *, for_update: bool = False) -> RowMapping | None:
+    query = select(runs).where(runs.c.id == run_id)
+    if for_update and conn.dialect.name == "postgresql":
+        query = query.with_for_update()
+    return conn.execute(query).mappings().first()
+
+
+def touch_run(conn: Connection, run_id: int, now: datetime, user_id: int) -> None:
+    conn.execute(update(runs).where(runs.c.id == run_id).values(updated_at=now, updated_by=user_id))
+
+
+def finish_run(conn: Connection, run_id: int, **values: Any) -> None:
+    conn.execute(update(runs).where(runs.c.id == run_id).values(is_completed=True, **values))
+
+
+def run_filter(
+    project_id: int,
+    *,
+    source_ids: list[int] | None = None,
+    config_ids: list[int] | None = None,
+    milestone_ids: list[int] | None = None,
+    creator_ids: list[int] | None = None,
+    statuses: list[int] | None = None,
+    tags: list[str] | None = None,
+    created_after: datetime | None = None,
+    created_before: datetime | None = None,
+) -> ColumnElement[bool]:
+    conditions: list[ColumnElement[bool]] = [runs.c.project_id == project_id]
+    for column, values in (
+        (runs.c.source_id, source_ids),
+        (runs.c.config_id, config_ids),
+        (runs.c.milestone_id, milestone_ids),
+        (runs.c.created_by, creator_ids),
+        (runs.c.status, statuses),
+    ):
+        if values is not None:
+            conditions.append(column.in_(values))
+    if tags is not None:
+        tagged = select(automation_run_tags.c.run_id).where(
+            automation_run_tags.c.project_id == project_id, automation_run_tags.c.tag.in_(tags)
+        )
+        conditions.append(runs.c.id.in_(tagged))
+    if created_after is not None:
+        conditions.append(runs.c.created_at > created_after)
+    if created_before is not None:
+        conditions.append(runs.c.created_at < created_before)
+    return and_(*conditions)
+
+
+def page_runs(
+    conn: Connection, where: ColumnElement[bool], descending: bool, offset: int, limit: int
+) -> tuple[int, list[RowMapping]]:
+    total = conn.execute(select(func.count()).select_from(runs).where(where)).scalar_one()
+    if descending:
+        order = (runs.c.created_at.desc(), runs.c.id.desc())
+    else:
+        order = (runs.c.created_at.asc(), runs.c.id.asc())
+    query = select(runs).where(where).order_by(*order).offset(offset).limit(limit)
+    return total, list(conn.execute(query).mappings())
+
+
+def tags_of_runs(conn: Connection, run_ids: Sequence[int]) -> dict[int, list[str]]:
+    out: dict[int, list[str]] = {i: [] for i in run_ids}
+    if run_ids:
+        query = (
+            select(automation_run_tags.c.run_id, automation_run_tags.c.tag)
+            .where(automation_run_tags.c.run_id.in_(list(run_ids)))
+            .order_by(automation_run_tags.c.run_id, automation_run_tags.c.tag)
+        )
+        for run_id, tag in conn.execute(query):
+            out[run_id].append(tag)
+    return out
+
+
+def thread_totals(conn: Connection, run_ids: Sequence[int]) -> dict[int, dict[str, Any]]:
+    """Per run: summed status counts, thread counts and the largest thread elapsed."""
+    if not run_ids:
+        return {}
+    elapsed = case(
+        (threads.c.elapsed_observed > 0, threads.c.elapsed_observed),
+        else_=threads.c.elapsed_computed,
+    )
+    query = (
+        select(
+            threads.c.run_id,
+            func.count().label("thread_count"),
+            func.count().filter(threads.c.is_completed.is_(True)).label("thread_completed_count"),
+            func.max(elapsed).label("max_elapsed"),
+            *[func.sum(threads.c[c]).label(c) for c in COUNT_COLUMNS],
+        )
+        .where(threads.c.run_id.in_(list(run_ids)))
+        .group_by(threads.c.run_id)
+    )
+    return {row["run_id"]: dict(row) for row in conn.execute(query).mappings()}
+
+
+# --- threads ------------------------------------------------------------------------------
+
+def next_thread_index(conn: Connection, run_id: int) -> int:
+    query = select(func.coalesce(func.max(threads.c.index), 0)).where(threads.c.run_id == run_id)
+    return conn.execute(query).scalar_one() + 1
+
+
+def insert_thread(conn: Connection, **values: Any) -> int:
+    return conn.execute(insert(threads).values(**values).returning(threads.c.id)).scalar_one()
+
+
+def thread_with_run(conn: Connection, thread_id: int) -> RowMapping | None:
+    query = (
+        select(
+            threads.c.id,
+            threads.c.run_id,
+            threads.c.is_completed,
+            runs.c.project_id,
+            runs.c.source_id,
+            runs.c.is_completed.label("run_is_completed"),
+        )
+        .join(runs, runs.c.id == threads.c.run_id)
+        .where(threads.c.id == thread_id)
+    )
+    return conn.execute(query).mappings().first()
+
+
+def threads_of_runs(conn: Connection, run_ids: Sequence[int]) -> list[RowMapping]:
+    if not run_ids:
+        return []
+    query = (
+        select(threads)
+        .where(threads.c.run_id.in_(list(run_ids)))
+        .order_by(threads.c.run_id, threads.c.index)
+    )
+    return list(conn.execute(query).mappings())
+
+
+def add_to_open_thread(
+    conn: Connection,
+    thread_id: int,
+    per_status: dict[int, int],
+    elapsed_observed: int,
+    elapsed_computed: int,
+) -> bool:
+    """Add counts and elapsed to a thread that is not completed; False if it is (or is gone).
+
+    The row lock this UPDATE takes orders it against a concurrent completion.
+    """
+    values: dict[str, Any] = {
+        f"status{n}_count": threads.c[f"status{n}_count"] + count
+        for n, count in sorted(per_status.items())
+        if count
+    }
+    if elapsed_observed:
+        values["elapsed_observed"] = threads.c.elapsed_observed + elapsed_observed
+    if elapsed_computed:
+        values["elapsed_computed"] = threads.c.elapsed_computed + elapsed_computed
+    if not values:
+        values["is_completed"] = threads.c.is_completed  # a no-op that still locks the row
+    query = (
+        update(threads)
+        .where(threads.c.id == thread_id, threads.c.is_completed.is_(False))
+        .values(**values)
+    )
+    return conn.execute(query).rowcount == 1
+
+
+def complete_threads(
+    conn: Connection,
+    where: ColumnElement[bool],
+    failed_ids: Iterable[int],
+    now: datetime,
+    user_id: int,
+    **extra: Any,
+) -> None:
+    """Complete open threads matching `where`; status 3 when any failed result, else 2."""
+    failures = sum((threads.c[f"status{n}_count"] for n in sorted(failed_ids)), literal(0))
+    conn.execute(
+        update(threads)
+        .where(where, threads.c.is_completed.is_(False))
+        .values(
+            is_completed=True,
+            status=case((failures > 0, 3), else_=2),
+            completed_at=now,
+            completed_by=user_id,
+            **extra,
+        )
+    )
+
+
+# --- resources ----------------------------------------------------------------------------
+
+def insert_fields(conn: Connection, rows: list[dict[str, Any]]) -> None:
+    if rows:
+        for row in rows:
+            meta = row.get("meta")
+            row["meta"] = json.dumps(meta, ensure_ascii=False) if meta is not None else None
+        conn.execute(insert(automation_fields), rows)
+
+
+def insert_artifacts(conn: Connection, rows: list[dict[str, Any]]) -> None:
+    if rows:
+        conn.execute(insert(automation_artifacts), rows)
+
+
+def insert_links(conn: Connection, rows: list[dict[str, Any]]) -> None:
+    if rows:
+        conn.execute(insert(automation_links), rows)
+
+
+def resources_of_runs(conn: Connection, run_ids: Sequence[int]) -> tuple[list, list, list]:
+    """Run- and thread-level fields, artifacts and links (not those of test results)."""
+    ids = list(run_ids)
+    f, a, lk = automation_fields, automation_artifacts, automation_links
+    fields = conn.execute(
+        select(f).where(f.c.run_id.in_(ids), f.c.test_id.is_(None)).order_by(f.c.id)
+    ).mappings()
+    artifacts = conn.execute(
+        select(a).where(a.c.run_id.in_(ids), a.c.test_id.is_(None)).order_by(a.c.id)
+    ).mappings()
+    links = conn.execute(select(lk).where(lk.c.run_id.in_(ids)).order_by(lk.c.id)).mappings()
+    return list(fields), list(artifacts), list(links)
+
+
+def resources_of_tests(conn: Connection, test_ids: Sequence[int]) -> tuple[list, list]:
+    if not test_ids:
+        return [], []
+    ids = list(test_ids)
+    f, a = automation_fields, automation_artifacts
+    fields = conn.execute(select(f).where(f.c.test_id.in_(ids)).order_by(f.c.id)).mappings()
+    artifacts = conn.execute(select(a).where(a.c.test_id.in_(ids)).order_by(a.c.id)).mappings()
+    return list(fields), list(artifacts)

@@ -1,0 +1,359 @@
+"""The relational schema (SQLAlchemy Core). Alembic migrations create exactly this.
+
+Sizing notes: results (`automation_run_tests`) are the big table, tens of millions of rows.
+A result refers to its automation case by integer id (the 64-hex key lives once, in
+`automation_cases`), long text lives in `automation_fields`, and every list or filter of
+the API has an index below. Run counters live on the thread rows (so concurrent appends to
+different threads of one run never contend) and a run's counts are the sum of its threads.
+Timestamps are stored as naive UTC.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    Sequence,
+    SmallInteger,
+    String,
+    Table,
+    Text,
+    false,
+    text,
+    true,
+)
+
+STATUS_SLOTS = range(1, 25)
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(column_0_label)s",
+        "uq": "uq_%(table_name)s_%(column_0_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+ID = BigInteger().with_variant(Integer(), "sqlite")  # INTEGER PRIMARY KEY is the rowid on SQLite
+
+
+def _ts(name: str, nullable: bool = True) -> Column:
+    return Column(name, DateTime(), nullable=nullable)
+
+
+users = Table(
+    "users",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("email", String(320), nullable=False, unique=True),
+    Column("name", String(750), nullable=False),
+    Column("role", String(16), nullable=False),
+    Column("password_hash", String(255)),
+    Column("is_active", Boolean, nullable=False, server_default=true()),
+    Column("is_api", Boolean, nullable=False, server_default=false()),
+    Column("timezone", String(64)),
+    _ts("created_at", nullable=False),
+    Column("created_by", BigInteger),
+    _ts("updated_at"),
+    Column("updated_by", BigInteger),
+)
+
+api_tokens = Table(
+    "api_tokens",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("user_id", ForeignKey("users.id"), nullable=False, index=True),
+    Column("name", String(200), nullable=False),
+    # sha256 hex of the whole token; the token itself is never stored.
+    Column("token_hash", String(64), nullable=False, unique=True),
+    Column("token_prefix", String(24), nullable=False),
+    _ts("created_at", nullable=False),
+    _ts("last_used_at"),
+    _ts("revoked_at"),
+)
+
+projects = Table(
+    "projects",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("name", String(750), nullable=False),
+    Column("is_completed", Boolean, nullable=False, server_default=false()),
+    _ts("created_at", nullable=False),
+    Column("created_by", BigInteger),
+    _ts("updated_at"),
+    Column("updated_by", BigInteger),
+    _ts("completed_at"),
+)
+
+project_members = Table(
+    "project_members",
+    metadata,
+    Column("project_id", ForeignKey("projects.id"), primary_key=True),
+    Column("user_id", ForeignKey("users.id"), primary_key=True, index=True),
+    _ts("created_at", nullable=False),
+)
+
+statuses = Table(
+    "statuses",
+    metadata,
+    Column("id", SmallInteger, primary_key=True, autoincrement=False),
+    Column("name", String(100), nullable=False),
+    Column("system_name", String(100), nullable=False),
+    Column("color", String(16), nullable=False),
+    Column("is_final", Boolean, nullable=False),
+    Column("is_untested", Boolean, nullable=False),
+    Column("is_passed", Boolean, nullable=False),
+    Column("is_failed", Boolean, nullable=False),
+    Column("is_active", Boolean, nullable=False),
+)
+
+status_aliases = Table(
+    "status_aliases",
+    metadata,
+    Column("alias", String(64), primary_key=True),
+    Column("status_id", ForeignKey("statuses.id"), nullable=False, index=True),
+)
+
+milestones = Table(
+    "milestones",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("project_id", ForeignKey("projects.id"), nullable=False),
+    Column("root_id", BigInteger),
+    Column("parent_id", BigInteger),
+    Column("type_id", Integer, nullable=False, server_default=true()),
+    Column("name", String(750), nullable=False),
+    Column("note", Text),
+    Column("is_started", Boolean, nullable=False, server_default=false()),
+    Column("is_completed", Boolean, nullable=False, server_default=false()),
+    Column("start_date", String(10)),
+    Column("due_date", String(10)),
+    _ts("started_at"),
+    _ts("created_at", nullable=False),
+    Column("created_by", BigInteger),
+    _ts("updated_at"),
+    Column("updated_by", BigInteger),
+    _ts("completed_at"),
+    Index("ix_milestones_project_created", "project_id", "created_at"),
+    Index("ix_milestones_project_name", "project_id", "name"),
+)
+
+milestone_tags = Table(
+    "milestone_tags",
+    metadata,
+    Column("milestone_id", ForeignKey("milestones.id"), primary_key=True),
+    Column("tag", String(64), primary_key=True),
+    Column("project_id", BigInteger, nullable=False),
+    Index("ix_milestone_tags_project_tag", "project_id", "tag"),
+)
+
+configs = Table(
+    "configs",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("project_id", ForeignKey("projects.id"), nullable=False),
+    Column("name", String(750), nullable=False),
+    _ts("created_at", nullable=False),
+    Index("ux_configs_project_name", "project_id", "name", unique=True),
+)
+
+automation_sources = Table(
+    "automation_sources",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("project_id", ForeignKey("projects.id"), nullable=False),
+    Column("name", String(750), nullable=False),
+    Column("is_retired", Boolean, nullable=False, server_default=false()),
+    # 1 neutral (no completed run yet), 2 success, 3 failure: the latest completed run.
+    Column("status", SmallInteger, nullable=False, server_default=true()),
+    Column("run_count", Integer, nullable=False, server_default=text("0")),
+    Column("completed_run_count", Integer, nullable=False, server_default=text("0")),
+    Column("test_count_sum", BigInteger, nullable=False, server_default=text("0")),
+    Column("elapsed_sum", BigInteger, nullable=False, server_default=text("0")),
+    _ts("ran_at"),
+    _ts("created_at", nullable=False),
+    Column("created_by", BigInteger),
+    _ts("updated_at"),
+    Column("updated_by", BigInteger),
+    _ts("retired_at"),
+    Column("retired_by", BigInteger),
+    Index("ux_automation_sources_project_name", "project_id", "name", unique=True),
+    Index("ix_automation_sources_project_created", "project_id", "created_at"),
+)
+
+automation_runs = Table(
+    "automation_runs",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("project_id", ForeignKey("projects.id"), nullable=False),
+    Column("source_id", ForeignKey("automation_sources.id"), nullable=False),
+    Column("config_id", BigInteger),
+    Column("milestone_id", BigInteger),
+    Column("name", String(750), nullable=False),
+    # 4 running; when completed 3 (failure_count > 0) or 2.
+    Column("status", SmallInteger, nullable=False, server_default=text("4")),
+    Column("elapsed", BigInteger),
+    Column("is_completed", Boolean, nullable=False, server_default=false()),
+    _ts("created_at", nullable=False),
+    Column("created_by", BigInteger),
+    _ts("updated_at"),
+    Column("updated_by", BigInteger),
+    _ts("completed_at"),
+    Column("completed_by", BigInteger),
+    Index("ix_automation_runs_project_created", "project_id", "created_at"),
+    Index("ix_automation_runs_project_source", "project_id", "source_id", "created_at"),
+    Index("ix_automation_runs_project_config", "project_id", "config_id", "created_at"),
+    Index("ix_automation_runs_project_milestone", "project_id", "milestone_id", "created_at"),
+    Index("ix_automation_runs_project_creator", "project_id", "created_by", "created_at"),
+    Index("ix_automation_runs_project_status", "project_id", "status", "created_at"),
+    Index("ix_automation_runs_source_created", "source_id", "created_at"),
+)
+
+automation_run_tags = Table(
+    "automation_run_tags",
+    metadata,
+    Column("run_id", ForeignKey("automation_runs.id"), primary_key=True),
+    Column("tag", String(64), primary_key=True),
+    Column("project_id", BigInteger, nullable=False),
+    Index("ix_automation_run_tags_project_tag", "project_id", "tag", "run_id"),
+)
+
+automation_run_threads = Table(
+    "automation_run_threads",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("run_id", ForeignKey("automation_runs.id"), nullable=False),
+    Column("index", Integer, nullable=False),
+    Column("status", SmallInteger, nullable=False, server_default=text("4")),
+    Column("is_completed", Boolean, nullable=False, server_default=false()),
+    Column("elapsed_observed", BigInteger, nullable=False, server_default=text("0")),
+    Column("elapsed_computed", BigInteger, nullable=False, server_default=text("0")),
+    *[
+        Column(f"status{n}_count", BigInteger, nullable=False, server_default=text("0"))
+        for n in STATUS_SLOTS
+    ],
+    _ts("created_at", nullable=False),
+    Column("created_by", BigInteger),
+    _ts("completed_at"),
+    Column("completed_by", BigInteger),
+    Index("ux_automation_run_threads_run_index", "run_id", "index", unique=True),
+)
+
+automation_cases = Table(
+    "automation_cases",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("project_id", ForeignKey("projects.id"), nullable=False),
+    Column("source_id", ForeignKey("automation_sources.id"), nullable=False),
+    Column("key", String(64), nullable=False),
+    Column("name", String(750), nullable=False),
+    Column("folder", String(750), nullable=False),
+    Column("test_count", BigInteger, nullable=False),
+    Column("success_count", BigInteger, nullable=False),
+    Column("failure_count", BigInteger, nullable=False),
+    # Changes between a passed and a failed result, in arrival order.
+    Column("flaky_count", BigInteger, nullable=False),
+    Column("elapsed_sum", BigInteger, nullable=False),
+    Column("elapsed_n", BigInteger, nullable=False),
+    # Categories (1 neutral, 2 success, 3 failure) of the first and the latest result.
+    Column("first_category", SmallInteger, nullable=False),
+    Column("last_category", SmallInteger, nullable=False),
+    Column("last_status_id", SmallInteger, nullable=False),
+    _ts("created_at", nullable=False),
+    _ts("updated_at", nullable=False),
+    Index("ux_automation_cases_source_key", "source_id", "key", unique=True),
+    Index("ix_automation_cases_project_name", "project_id", "name"),
+)
+
+# Result ids are allocated in bulk before the insert (see runhub.db.ingest); on PostgreSQL
+# from this sequence, on SQLite from max(id) under the write lock.
+automation_run_tests_id_seq = Sequence("automation_run_tests_id_seq", metadata=metadata)
+
+automation_run_tests = Table(
+    "automation_run_tests",
+    metadata,
+    Column("id", ID, primary_key=True, autoincrement=False),
+    Column("run_id", BigInteger, nullable=False),
+    Column("thread_id", BigInteger, nullable=False),
+    Column("case_id", BigInteger, nullable=False),
+    Column("status_id", SmallInteger, nullable=False),
+    Column("elapsed", BigInteger),
+    Column("file", String(750)),
+    Column("line", Integer),
+    Column("assertions", Integer),
+    _ts("created_at", nullable=False),
+    Index("ix_automation_run_tests_run", "run_id", "id"),
+    Index("ix_automation_run_tests_thread", "thread_id", "id"),
+    Index("ix_automation_run_tests_run_status", "run_id", "status_id", "id"),
+    Index("ix_automation_run_tests_case", "case_id", "id"),
+)
+
+# Fields and artifacts belong to a run (thread_id and test_id null), a thread (test_id
+# null) or a test result.
+automation_fields = Table(
+    "automation_fields",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("run_id", BigInteger, nullable=False),
+    Column("thread_id", BigInteger),
+    Column("test_id", BigInteger),
+    Column("type", SmallInteger, nullable=False),
+    Column("name", String(750), nullable=False),
+    Column("value", Text),
+    Column("meta", Text),  # JSON object of strings, or null
+    Column("is_highlight", Boolean, nullable=False, server_default=false()),
+    Index(
+        "ix_automation_fields_test",
+        "test_id",
+        sqlite_where=text("test_id IS NOT NULL"),
+        postgresql_where=text("test_id IS NOT NULL"),
+    ),
+    Index(
+        "ix_automation_fields_run",
+        "run_id",
+        sqlite_where=text("test_id IS NULL"),
+        postgresql_where=text("test_id IS NULL"),
+    ),
+)
+
+automation_artifacts = Table(
+    "automation_artifacts",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("run_id", BigInteger, nullable=False),
+    Column("thread_id", BigInteger),
+    Column("test_id", BigInteger),
+    Column("name", String(750), nullable=False),
+    Column("note", String(80)),
+    Column("url", String(2048), nullable=False),
+    Column("mime_type", String(750)),
+    Column("size", BigInteger),
+    Index(
+        "ix_automation_artifacts_test",
+        "test_id",
+        sqlite_where=text("test_id IS NOT NULL"),
+        postgresql_where=text("test_id IS NOT NULL"),
+    ),
+    Index(
+        "ix_automation_artifacts_run",
+        "run_id",
+        sqlite_where=text("test_id IS NULL"),
+        postgresql_where=text("test_id IS NULL"),
+    ),
+)
+
+automation_links = Table(
+    "automation_links",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("run_id", BigInteger, nullable=False, index=True),
+    Column("name", String(750), nullable=False),
+    Column("note", String(80)),
+    Column("url", String(2048), nullable=False),
+)

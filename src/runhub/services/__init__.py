@@ -1,0 +1,1 @@
+"""Rules of the product, as plain functions over a database connection."""

@@ -1,0 +1,82 @@
+"""Result statuses: alias resolution, categories and the derived counters."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from sqlalchemy import Connection
+
+from runhub.db import catalog
+from runhub.db.schema import STATUS_SLOTS
+
+NEUTRAL, SUCCESS, FAILURE, RUNNING = 1, 2, 3, 4
+
+
+@dataclass(frozen=True)
+class StatusTable:
+    rows: tuple[dict, ...]
+    active_alias_to_id: Mapping[str, int]
+    passed_ids: frozenset[int]
+    failed_ids: frozenset[int]
+    final_ids: frozenset[int]
+
+    @classmethod
+    def load(cls, conn: Connection) -> StatusTable:
+        aliases_by_status: dict[int, list[str]] = {}
+        for alias in catalog.all_aliases(conn):
+            aliases_by_status.setdefault(alias["status_id"], []).append(alias["alias"])
+        rows = tuple(
+            {**dict(s), "aliases": aliases_by_status.get(s["id"], [])}
+            for s in catalog.all_statuses(conn)
+        )
+        active = {r["id"] for r in rows if r["is_active"]}
+        return cls(
+            rows=rows,
+            active_alias_to_id={
+                a: sid for sid, names in aliases_by_status.items() if sid in active for a in names
+            },
+            passed_ids=frozenset(r["id"] for r in rows if r["is_passed"]),
+            failed_ids=frozenset(r["id"] for r in rows if r["is_failed"]),
+            final_ids=frozenset(r["id"] for r in rows if r["is_final"]),
+        )
+
+    def category(self, status_id: int) -> int:
+        """2 when the status is passed, 3 when failed, 1 (neutral) otherwise."""
+        if status_id in self.passed_ids:
+            return SUCCESS
+        if status_id in self.failed_ids:
+            return FAILURE
+        return NEUTRAL
+
+    def ids_in_categories(self, categories: set[int]) -> list[int]:
+        return sorted(r["id"] for r in self.rows if self.category(r["id"]) in categories)
+
+    def counts(self, per_status: Mapping[int, int]) -> dict[str, int]:
+        """The counter properties of a run or thread from its per-status counts."""
+        out: dict[str, int] = {"untested_count": 0}
+        total = success = failure = completed = 0
+        for n in STATUS_SLOTS:
+            value = int(per_status.get(n, 0) or 0)
+            out[f"status{n}_count"] = value
+            total += value
+            if n in self.passed_ids:
+                success += value
+            if n in self.failed_ids:
+                failure += value
+            if n in self.final_ids:
+                completed += value
+        out["success_count"] = success
+        out["failure_count"] = failure
+        out["completed_count"] = completed
+        out["total_count"] = total
+        return out
+
+    def expand(self) -> list[dict]:
+        """The `statuses` expand: every active status."""
+        keys = ("id", "name", "system_name", "color", "is_final", "is_untested", "is_passed", "is_failed")
+        return [
+            {**{k: r[k] for k in keys}, "aliases": list(r["aliases"])}
+            for r in self.rows
+            if r["is_active"]
+        ]

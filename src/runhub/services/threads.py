@@ -1,0 +1,182 @@
+"""Threads of a run: create, append test results, complete (decisions.md "Runs")."""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+from sqlalchemy import Connection, Engine
+
+from runhub.api.schemas import TestIn, ThreadAppend, ThreadComplete, ThreadCreate
+from runhub.db import ingest
+from runhub.db import runs as db
+from runhub.db.engine import write_tx
+from runhub.errors import NotFound, Unprocessable, invalid
+from runhub.services.access import Principal, can_see_project, require_write
+from runhub.services.resources import artifact_rows, field_rows
+from runhub.services.runs import visible_run
+from runhub.services.statuses import NEUTRAL, StatusTable
+from runhub.timeutil import utcnow
+
+
+def create_thread(engine: Engine, who: Principal, run_id: int, body: ThreadCreate) -> int:
+    now = utcnow()
+    with write_tx(engine) as conn:
+        # Locking the run row orders thread creation against completion and makes the
+        # index (1, 2, 3, ...) race-free on PostgreSQL; SQLite serialises writers anyway.
+        run = visible_run(conn, who, run_id, for_update=True)
+        require_write(who)
+        if run["is_completed"]:
+            raise Unprocessable(f"Automation run {run_id} is completed and cannot receive new threads.")
+        thread_id = db.insert_thread(
+            conn,
+            run_id=run_id,
+            index=db.next_thread_index(conn, run_id),
+            status=4,
+            is_completed=False,
+            elapsed_observed=body.elapsed_observed or 0,
+            elapsed_computed=body.elapsed_computed or 0,
+            created_at=now,
+            created_by=who.user_id,
+        )
+        db.insert_fields(conn, field_rows(body.fields, run_id, thread_id))
+        db.insert_artifacts(conn, artifact_rows(body.artifacts, run_id, thread_id))
+        return thread_id
+
+
+def _open_thread(conn: Connection, who: Principal, thread_id: int) -> Any:
+    thread = db.thread_with_run(conn, thread_id)
+    if thread is None or not can_see_project(conn, who, thread["project_id"]):
+        raise NotFound("The automation run thread does not exist or you do not have access to it.")
+    require_write(who)
+    return thread
+
+
+def _completed(thread_id: int) -> Unprocessable:
+    return Unprocessable(f"Automation run thread {thread_id} is completed and cannot receive results.")
+
+
+def resolve_statuses(table: StatusTable, tests: list[TestIn]) -> list[int]:
+    """Status id per test; a 422 naming every test whose alias is unknown or inactive."""
+    aliases = table.active_alias_to_id
+    ids: list[int] = []
+    bad: dict[str, list[str]] = {}
+    for index, test in enumerate(tests):
+        status_id = aliases.get(test.status)
+        if status_id is None:
+            path = f"tests.{index}.status"
+            bad[path] = [f"The {path} field names no active status alias: {test.status!r}."]
+            status_id = 0
+        ids.append(status_id)
+    if bad:
+        raise Unprocessable(next(iter(bad.values()))[0], errors=bad)
+    return ids
+
+
+def case_deltas(
+    table: StatusTable, tests: list[TestIn], status_ids: list[int]
+) -> list[ingest.CaseDelta]:
+    """Aggregate a batch per key: what it adds to each automation case."""
+    deltas: dict[str, ingest.CaseDelta] = {}
+    for test, status_id in zip(tests, status_ids, strict=True):
+        delta = deltas.get(test.key)
+        if delta is None:
+            delta = deltas[test.key] = ingest.CaseDelta(test.key, test.name, test.folder)
+        else:
+            delta.name, delta.folder = test.name, test.folder
+        delta.test_count += 1
+        category = table.category(status_id)
+        if status_id in table.passed_ids:
+            delta.success_count += 1
+        if status_id in table.failed_ids:
+            delta.failure_count += 1
+        if category != NEUTRAL:
+            if delta.first_category == NEUTRAL:
+                delta.first_category = category
+            elif delta.last_category != category:
+                delta.flaky_count += 1
+            delta.last_category = category
+        if test.elapsed is not None:
+            delta.elapsed_sum += test.elapsed
+            delta.elapsed_n += 1
+        delta.last_status_id = status_id
+    return list(deltas.values())
+
+
+def append_to_thread(engine: Engine, who: Principal, thread_id: int, body: ThreadAppend) -> None:
+    """Store a batch: all of it or, on any error, nothing (one transaction)."""
+    tests = body.tests or []
+    now = utcnow()
+    with write_tx(engine) as conn:
+        thread = _open_thread(conn, who, thread_id)
+        if thread["is_completed"] or thread["run_is_completed"]:
+            raise _completed(thread_id)
+        table = StatusTable.load(conn)
+        status_ids = resolve_statuses(table, tests)
+        added = db.add_to_open_thread(
+            conn, thread_id, Counter(status_ids), body.elapsed_observed or 0, body.elapsed_computed or 0
+        )
+        if not added:  # completed between our read and our update
+            raise _completed(thread_id)
+        run_id = thread["run_id"]
+        db.insert_fields(conn, field_rows(body.fields, run_id, thread_id))
+        db.insert_artifacts(conn, artifact_rows(body.artifacts, run_id, thread_id))
+        if tests:
+            _store_tests(conn, thread, table, tests, status_ids, now)
+
+
+def _store_tests(
+    conn: Connection,
+    thread: Any,
+    table: StatusTable,
+    tests: list[TestIn],
+    status_ids: list[int],
+    now: Any,
+) -> None:
+    run_id, thread_id = thread["run_id"], thread["id"]
+    case_ids = ingest.upsert_cases(
+        conn, thread["project_id"], thread["source_id"], case_deltas(table, tests, status_ids), now
+    )
+    result_ids = ingest.allocate_result_ids(conn, len(tests))
+    rows: list[dict[str, Any]] = []
+    fields: list[dict[str, Any]] = []
+    artifacts: list[dict[str, Any]] = []
+    for test, status_id, result_id in zip(tests, status_ids, result_ids, strict=True):
+        rows.append(
+            {
+                "id": result_id,
+                "run_id": run_id,
+                "thread_id": thread_id,
+                "case_id": case_ids[test.key],
+                "status_id": status_id,
+                "elapsed": test.elapsed,
+                "file": test.file,
+                "line": test.line,
+                "assertions": test.assertions,
+                "created_at": now,
+            }
+        )
+        if test.fields:
+            fields.extend(field_rows(test.fields, run_id, thread_id, result_id))
+        if test.artifacts:
+            artifacts.extend(artifact_rows(test.artifacts, run_id, thread_id, result_id))
+    ingest.insert_results(conn, rows)
+    db.insert_fields(conn, fields)
+    db.insert_artifacts(conn, artifacts)
+
+
+def complete_thread(engine: Engine, who: Principal, thread_id: int, body: ThreadComplete) -> None:
+    """Complete one thread; given elapsed values set (not add to) its totals."""
+    with write_tx(engine) as conn:
+        thread = _open_thread(conn, who, thread_id)
+        if thread["is_completed"]:
+            return
+        extra: dict[str, int] = {}
+        if body.elapsed_observed is not None:
+            extra["elapsed_observed"] = body.elapsed_observed
+        if body.elapsed_computed is not None:
+            extra["elapsed_computed"] = body.elapsed_computed
+        table = StatusTable.load(conn)
+        db.complete_threads(
+            conn, db.threads.c.id == thread_id, table.failed_ids, utcnow(), who.user_id, **extra
+        )

@@ -1,0 +1,42 @@
+"""Runtime settings: one immutable object handed to the app factory."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+
+DEFAULT_DATABASE_URL = "sqlite:///runhub.db"
+MIB = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str = DEFAULT_DATABASE_URL
+    # Largest accepted request body, after decompression (decisions.md: 64 MiB).
+    max_body_bytes: int = 64 * MIB
+    # Rate limiting is off by default (decisions.md); requests per minute per token.
+    rate_limit_per_minute: int = 0
+    # SQLite busy timeout: how long a writer waits for the lock.
+    sqlite_busy_timeout_ms: int = 30_000
+    # Database connection pool size per process.
+    pool_size: int = 10
+    # Access log on stderr, one line per request.
+    access_log: bool = True
+    extra: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_env(cls, environ: dict[str, str] | None = None, **overrides: object) -> Settings:
+        env = os.environ if environ is None else environ
+        values: dict[str, object] = {}
+        if env.get("RUNHUB_DATABASE_URL"):
+            values["database_url"] = env["RUNHUB_DATABASE_URL"]
+        if env.get("RUNHUB_MAX_BODY_MB"):
+            values["max_body_bytes"] = int(env["RUNHUB_MAX_BODY_MB"]) * MIB
+        if env.get("RUNHUB_RATE_LIMIT_PER_MINUTE"):
+            values["rate_limit_per_minute"] = int(env["RUNHUB_RATE_LIMIT_PER_MINUTE"])
+        if env.get("RUNHUB_POOL_SIZE"):
+            values["pool_size"] = int(env["RUNHUB_POOL_SIZE"])
+        if env.get("RUNHUB_ACCESS_LOG"):
+            values["access_log"] = env["RUNHUB_ACCESS_LOG"].lower() not in ("0", "false", "no")
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return cls(**values)  # type: ignore[arg-type]
