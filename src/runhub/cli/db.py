@@ -29,6 +29,8 @@ def run_upgrade(args: argparse.Namespace) -> int:
         print(f"database at revision {current_revision(engine)} (head)")
     except OperationalError as exc:
         database_unreachable(exc)
+    finally:
+        engine.dispose()
     return 0
 
 
@@ -38,6 +40,8 @@ def run_current(args: argparse.Namespace) -> int:
         current = current_revision(engine)
     except OperationalError as exc:
         database_unreachable(exc)
+    finally:
+        engine.dispose()
     head = head_revision(engine)
     state = "head" if current == head else f"pending upgrade to {head}"
     print(f"{current or 'empty'} ({state})")

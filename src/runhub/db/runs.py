@@ -98,6 +98,20 @@ def page_runs(
     return total, list(conn.execute(query).mappings())
 
 
+def project_run_counts(conn: Connection, project_id: int) -> tuple[int, int]:
+    """(all runs, completed runs) of a project."""
+    query = select(func.count(), func.count().filter(runs.c.is_completed.is_(True))).where(
+        runs.c.project_id == project_id
+    )
+    total, completed = conn.execute(query).one()
+    return total, completed
+
+
+def run_ids_of_milestone(conn: Connection, milestone_id: int) -> list[int]:
+    query = select(runs.c.id).where(runs.c.milestone_id == milestone_id)
+    return list(conn.execute(query).scalars())
+
+
 def tags_of_runs(conn: Connection, run_ids: Sequence[int]) -> dict[int, list[str]]:
     out: dict[int, list[str]] = {i: [] for i in run_ids}
     if run_ids:

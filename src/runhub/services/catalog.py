@@ -8,13 +8,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, func, select
+from sqlalchemy import Connection, Engine, func
 from sqlalchemy.sql.elements import ColumnElement
 
 from runhub.db import accounts, catalog, results
 from runhub.db import runs as runs_db
 from runhub.db.engine import read_tx
-from runhub.db.schema import automation_runs, automation_sources, milestones
+from runhub.db.schema import automation_sources, milestones
 from runhub.errors import Forbidden, NotFound
 from runhub.services import render
 from runhub.services.access import Principal, can_see_project, require_admin, visible_project
@@ -79,12 +79,7 @@ PROJECT_SORTS = {"projects:created_at": "created_at", "projects:name": "name"}
 
 
 def _project(conn: Connection, row: Any) -> dict[str, Any]:
-    t = automation_runs
-    runs_total, runs_done = conn.execute(
-        select(func.count(), func.count().filter(t.c.is_completed.is_(True))).where(
-            t.c.project_id == row["id"]
-        )
-    ).one()
+    runs_total, runs_done = runs_db.project_run_counts(conn, row["id"])
     sources, retired = catalog.project_source_counts(conn, row["id"])
     milestones_total, milestones_done = catalog.project_milestone_counts(conn, row["id"])
     return {
@@ -290,9 +285,7 @@ def _milestone_expands(conn: Connection, rows: Sequence[Any], expands: Sequence[
 
 def _milestone_stats(conn: Connection, table: StatusTable, milestone_id: int) -> dict[str, Any]:
     """Counts over the automation runs linked to the milestone."""
-    run_ids = list(
-        conn.execute(select(automation_runs.c.id).where(automation_runs.c.milestone_id == milestone_id)).scalars()
-    )
+    run_ids = runs_db.run_ids_of_milestone(conn, milestone_id)
     per_status: dict[int, int] = {}
     for totals in runs_db.thread_totals(conn, run_ids).values():
         for n in range(1, 25):
