@@ -43,6 +43,8 @@ def pg_database() -> Iterator[str]:
     admin_engine = _pg_admin()
     with admin_engine.connect() as conn:
         conn.execute(text(f'CREATE DATABASE "{name}"'))
+        # Tests need no durability; this makes each commit cheap.
+        conn.execute(text(f'ALTER DATABASE "{name}" SET synchronous_commit = off'))
     url = _pg_url(name)
     engine = make_engine(url)
     upgrade(engine)
@@ -67,11 +69,17 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def _reset_postgres(url: str) -> None:
+    """Empty every table and restart every sequence (DELETE is faster than TRUNCATE on the
+    small tables a test leaves behind)."""
     engine = make_engine(url, pool_size=1)
-    tables = ", ".join(f'"{t.name}"' for t in metadata.sorted_tables)
     with write_tx(engine) as conn:
-        conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
-        conn.execute(text("ALTER SEQUENCE automation_run_tests_id_seq RESTART"))
+        for table in reversed(metadata.sorted_tables):
+            conn.execute(table.delete())
+        sequences = conn.execute(
+            text("SELECT sequence_name FROM information_schema.sequences WHERE sequence_schema = 'public'")
+        ).scalars()
+        for name in list(sequences):
+            conn.execute(text(f'ALTER SEQUENCE "{name}" RESTART'))
         insert_default_statuses(conn)
     engine.dispose()
 

@@ -18,6 +18,7 @@ from starlette.routing import Route
 
 from runhub.api.common import RateLimiter, json_response
 from runhub.api.docs import docs_routes
+from runhub.api.metrics import RequestMetrics, metrics_endpoint
 from runhub.api.middleware import AccessLogMiddleware, ApiAuthMiddleware
 from runhub.api.openapi import build_openapi
 from runhub.api.routes import api_routes
@@ -87,17 +88,17 @@ def create_app(settings: Settings, engine: Engine | None = None) -> Starlette:
         if owns_engine:
             db.dispose()
 
+    metrics = RequestMetrics()
     middleware = [
-        Middleware(AccessLogMiddleware),
+        Middleware(AccessLogMiddleware, metrics=metrics, log_lines=settings.access_log),
         Middleware(GZipMiddleware, minimum_size=4096, compresslevel=4),
         Middleware(ApiAuthMiddleware, engine=db, rate_limiter=rate_limiter),
     ]
-    if not settings.access_log:
-        middleware.pop(0)
     app = Starlette(
         routes=[
             Route("/", root, methods=["GET"]),
             Route("/healthz", healthz, methods=["GET"]),
+            Route("/metrics", metrics_endpoint, methods=["GET"]),
             *docs_routes(),
             *api_routes(),
         ],
@@ -112,6 +113,7 @@ def create_app(settings: Settings, engine: Engine | None = None) -> Starlette:
     app.state.settings = settings
     app.state.engine = db
     app.state.rate_limiter = rate_limiter
+    app.state.metrics = metrics
     app.state.openapi = build_openapi()
     return app
 

@@ -11,6 +11,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from runhub.api.common import RateLimiter, json_response
+from runhub.api.metrics import RequestMetrics
 from runhub.db.engine import read_tx
 from runhub.errors import ApiError
 from runhub.services.access import Principal
@@ -58,10 +59,13 @@ class ApiAuthMiddleware:
 
 
 class AccessLogMiddleware:
-    """One line per request: method, path, status, duration, user id (never the token)."""
+    """Per request: one log line (method, path, status, duration, user id; never the token)
+    and the process metrics."""
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, metrics: RequestMetrics, log_lines: bool = True) -> None:
         self.app = app
+        self.metrics = metrics
+        self.log_lines = log_lines
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -78,7 +82,11 @@ class AccessLogMiddleware:
         try:
             await self.app(scope, receive, send_wrapper)
         finally:
-            duration_ms = (time.perf_counter() - started) * 1000
+            duration_s = time.perf_counter() - started
+            self.metrics.observe(scope["method"], status["code"], duration_s)
+            if not self.log_lines:
+                return
+            duration_ms = duration_s * 1000
             user_id = scope.get("state", {}).get("user_id", "-")
             access_log.info(
                 '%s %s %s %.1fms user=%s',

@@ -6,7 +6,7 @@ values and pattern violations fail decoding and become a 422 with a dotted field
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import msgspec
 from msgspec import Meta, Struct
@@ -107,7 +107,7 @@ class ThreadComplete(Struct, omit_defaults=True):
     elapsed_computed: ElapsedUs | None = None
 
 
-def json_schema_components() -> tuple[dict, dict]:
+def json_schema_components() -> tuple[tuple[dict[str, Any], ...], dict[str, Any]]:
     """JSON Schema for every request body, for the OpenAPI document."""
     bodies = (RunCreate, Resources, RunComplete, ThreadCreate, ThreadAppend, ThreadComplete)
     return msgspec.json.schema_components(

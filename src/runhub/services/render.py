@@ -10,8 +10,10 @@ from runhub.services.access import ROLE_IDS
 from runhub.services.statuses import StatusTable
 from runhub.timeutil import render as ts
 
+Row = Mapping[Any, Any]  # a database row (SQLAlchemy RowMapping)
 
-def field(row: Mapping[str, Any]) -> dict[str, Any]:
+
+def field(row: Row) -> dict[str, Any]:
     meta = row["meta"]
     return {
         "type": row["type"],
@@ -22,7 +24,7 @@ def field(row: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-def artifact(row: Mapping[str, Any]) -> dict[str, Any]:
+def artifact(row: Row) -> dict[str, Any]:
     return {
         "name": row["name"],
         "note": row["note"],
@@ -32,17 +34,17 @@ def artifact(row: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-def link(row: Mapping[str, Any]) -> dict[str, Any]:
+def link(row: Row) -> dict[str, Any]:
     return {"name": row["name"], "note": row["note"], "url": row["url"]}
 
 
-def thread_elapsed(row: Mapping[str, Any]) -> int:
+def thread_elapsed(row: Row) -> int:
     observed = row["elapsed_observed"] or 0
     return observed if observed > 0 else (row["elapsed_computed"] or 0)
 
 
 def thread(
-    row: Mapping[str, Any],
+    row: Row,
     table: StatusTable,
     fields: Iterable[dict],
     artifacts: Iterable[dict],
@@ -65,10 +67,10 @@ def thread(
 
 
 def run(
-    row: Mapping[str, Any],
+    row: Row,
     table: StatusTable,
     tags: list[str],
-    totals: Mapping[str, Any] | None,
+    totals: Row | None,
 ) -> dict[str, Any]:
     """A run's scalar properties and tags (list item); get-one adds resources and threads."""
     totals = totals or {}
@@ -98,7 +100,7 @@ def run(
     }
 
 
-def source(row: Mapping[str, Any]) -> dict[str, Any]:
+def source(row: Row) -> dict[str, Any]:
     completed = row["completed_run_count"] or 0
     return {
         "id": row["id"],
@@ -119,7 +121,7 @@ def source(row: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-def milestone(row: Mapping[str, Any], tags: list[str]) -> dict[str, Any]:
+def milestone(row: Row, tags: list[str]) -> dict[str, Any]:
     return {
         "id": row["id"],
         "project_id": row["project_id"],
@@ -144,7 +146,7 @@ def milestone(row: Mapping[str, Any], tags: list[str]) -> dict[str, Any]:
     }
 
 
-def user(row: Mapping[str, Any]) -> dict[str, Any]:
+def user(row: Row) -> dict[str, Any]:
     return {
         "id": row["id"],
         "name": row["name"],
@@ -167,7 +169,7 @@ def user(row: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-def current_user(row: Mapping[str, Any]) -> dict[str, Any]:
+def current_user(row: Row) -> dict[str, Any]:
     return {
         "id": row["id"],
         "name": row["name"],

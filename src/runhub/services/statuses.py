@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import Connection
 
@@ -52,7 +53,7 @@ class StatusTable:
     def ids_in_categories(self, categories: set[int]) -> list[int]:
         return sorted(r["id"] for r in self.rows if self.category(r["id"]) in categories)
 
-    def counts(self, per_status: Mapping[int, int]) -> dict[str, int]:
+    def counts(self, per_status: Mapping[int, Any]) -> dict[str, int]:
         """The counter properties of a run or thread from its per-status counts."""
         out: dict[str, int] = {"untested_count": 0}
         total = success = failure = completed = 0
