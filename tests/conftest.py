@@ -76,7 +76,10 @@ def _reset_postgres(url: str) -> None:
         for table in reversed(metadata.sorted_tables):
             conn.execute(table.delete())
         sequences = conn.execute(
-            text("SELECT sequence_name FROM information_schema.sequences WHERE sequence_schema = 'public'")
+            text(
+                "SELECT sequence_name FROM information_schema.sequences"
+                " WHERE sequence_schema = 'public'"
+            )
         ).scalars()
         for name in list(sequences):
             conn.execute(text(f'ALTER SEQUENCE "{name}" RESTART'))

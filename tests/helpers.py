@@ -51,27 +51,46 @@ class Api:
     def get(self, path: str, who: str | None = "admin", **params: Any) -> httpx.Response:
         return self.client.get("/api/v1" + path, params=params, headers=self.headers(who))
 
-    def post(self, path: str, body: Any = None, who: str | None = "admin", **kw: Any) -> httpx.Response:
+    def post(
+        self, path: str, body: Any = None, who: str | None = "admin", **kw: Any
+    ) -> httpx.Response:
         if body is None and "content" not in kw:
             body = {}
         if body is not None:
             kw["json"] = body
-        return self.client.post("/api/v1" + path, headers={**self.headers(who), **kw.pop("headers", {})}, **kw)
+        return self.client.post(
+            "/api/v1" + path, headers={**self.headers(who), **kw.pop("headers", {})}, **kw
+        )
 
     # --- flows ---------------------------------------------------------------------------
     def create_run(self, who: str = "admin", project_id: int | None = None, **body: Any) -> int:
-        payload = {"name": "Run", "source": "backend", "fields": [], "links": [], "artifacts": [], **body}
-        response = self.post(f"/projects/{project_id or self.project_id}/automation/runs", payload, who)
+        payload = {
+            "name": "Run",
+            "source": "backend",
+            "fields": [],
+            "links": [],
+            "artifacts": [],
+            **body,
+        }
+        response = self.post(
+            f"/projects/{project_id or self.project_id}/automation/runs", payload, who
+        )
         assert response.status_code == 201, response.text
         return response.json()["id"]
 
     def create_thread(self, run_id: int, who: str = "admin", **body: Any) -> int:
-        response = self.post(f"/automation/runs/{run_id}/threads", {"fields": [], "artifacts": [], **body}, who)
+        response = self.post(
+            f"/automation/runs/{run_id}/threads", {"fields": [], "artifacts": [], **body}, who
+        )
         assert response.status_code == 201, response.text
         return response.json()["id"]
 
-    def append(self, thread_id: int, tests: list[dict], who: str = "admin", **body: Any) -> httpx.Response:
-        return self.post(f"/automation/runs/threads/{thread_id}/append", {"tests": tests, **body}, who)
+    def append(
+        self, thread_id: int, tests: list[dict], who: str = "admin", **body: Any
+    ) -> httpx.Response:
+        return self.post(
+            f"/automation/runs/threads/{thread_id}/append", {"tests": tests, **body}, who
+        )
 
     def run(self, run_id: int, who: str = "admin", **params: Any) -> dict[str, Any]:
         response = self.get(f"/automation/runs/{run_id}", who, **params)

@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from sqlalchemy import Engine, text
+from sqlalchemy.exc import DBAPIError, OperationalError
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
@@ -48,6 +49,12 @@ async def http_error(request: Request, exc: Exception) -> Response:
 
 
 async def server_error(request: Request, exc: Exception) -> Response:
+    if isinstance(exc, DBAPIError) and (
+        isinstance(exc, OperationalError) or exc.connection_invalidated
+    ):
+        log.error("database unavailable on %s %s: %s", request.method, request.url.path, exc.orig)
+        body = {"message": "The database is not available; retry later.", "errors": {}}
+        return json_response(body, 503, {"Retry-After": "5"})
     log.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
     return json_response({"message": "Internal server error.", "errors": {}}, 500)
 

@@ -41,7 +41,9 @@ def test_openapi_document_is_public_and_describes_bodies(client: TestClient) -> 
     doc = client.get("/api/v1/openapi.json").json()
     assert doc["openapi"].startswith("3.")
     create = doc["paths"]["/api/v1/projects/{project_id}/automation/runs"]["post"]
-    assert create["requestBody"]["content"]["application/json"]["schema"]["$ref"].endswith("/RunCreate")
+    assert create["requestBody"]["content"]["application/json"]["schema"]["$ref"].endswith(
+        "/RunCreate"
+    )
     test_schema = doc["components"]["schemas"]["TestIn"]
     assert set(test_schema["required"]) == {"key", "name", "status", "folder"}
 

@@ -23,9 +23,13 @@ def run_cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, s
 
 def test_user_token_project_lifecycle(db_url: str, capsys: pytest.CaptureFixture[str]) -> None:
     db = ("--database", db_url)
-    code, out, _ = run_cli(capsys, "admin", "create-user", "Ann@Example.com", "--name", "Ann", "--role", "member", *db)
+    code, out, _ = run_cli(
+        capsys, "admin", "create-user", "Ann@Example.com", "--name", "Ann", "--role", "member", *db
+    )
     assert code == 0 and out.strip().isdigit()
-    code, token, _ = run_cli(capsys, "admin", "create-token", "ann@example.com", "--name", "ci", *db)
+    code, token, _ = run_cli(
+        capsys, "admin", "create-token", "ann@example.com", "--name", "ci", *db
+    )
     token = token.strip()
     assert code == 0 and token.startswith("runhub_") and "\n" not in token
     code, project_id, _ = run_cli(capsys, "admin", "create-project", "Backend", *db)
@@ -34,8 +38,16 @@ def test_user_token_project_lifecycle(db_url: str, capsys: pytest.CaptureFixture
     code, out, _ = run_cli(capsys, "admin", "add-member", project_id, "ann@example.com", *db)
     assert code == 0 and "added" in out
     code, milestone_id, _ = run_cli(
-        capsys, "admin", "create-milestone", project_id, "R1", "--automation-tag", "nightly",
-        "--automation-tag", "release", *db,
+        capsys,
+        "admin",
+        "create-milestone",
+        project_id,
+        "R1",
+        "--automation-tag",
+        "nightly",
+        "--automation-tag",
+        "release",
+        *db,
     )
     assert code == 0 and milestone_id.strip().isdigit()
 
@@ -62,8 +74,17 @@ def test_password_stdin_is_hashed(
     db_url: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr("sys.stdin", io.StringIO("s3cret-pass\n"))
-    code, _, _ = run_cli(capsys, "admin", "create-user", "bo@example.com", "--name", "Bo", "--password-stdin",
-                         "--database", db_url)
+    code, _, _ = run_cli(
+        capsys,
+        "admin",
+        "create-user",
+        "bo@example.com",
+        "--name",
+        "Bo",
+        "--password-stdin",
+        "--database",
+        db_url,
+    )
     assert code == 0
     from runhub.db import accounts
     from runhub.db.engine import make_engine, read_tx
@@ -118,5 +139,7 @@ def test_db_current_and_upgrade(db_url: str, capsys: pytest.CaptureFixture[str])
 
 
 def test_unreachable_database_exits_1(capsys: pytest.CaptureFixture[str]) -> None:
-    code, _, err = run_cli(capsys, "db", "current", "--database", "postgresql://postgres@127.0.0.1:1/x")
+    code, _, err = run_cli(
+        capsys, "db", "current", "--database", "postgresql://postgres@127.0.0.1:1/x"
+    )
     assert code == 1 and len(err.strip().splitlines()) == 1

@@ -17,7 +17,22 @@ _PATH_RE = re.compile(r" - at `\$(?P<path>[^`]*)`$")
 _MISSING_RE = re.compile(r"^Object missing required field `(?P<field>[^`]+)`")
 _INDEX_RE = re.compile(r"\[(\d+)\]")
 
+_NUL_ESCAPE_RE = re.compile(rb"(\\+)u0000")
+
 _decoders: dict[type, msgspec.json.Decoder] = {}
+
+
+def _replace_nul_escapes(raw: bytes) -> bytes:
+    """A NUL escape (backslash u0000) in a JSON string becomes U+FFFD: PostgreSQL text
+    cannot hold NUL, and captured console output sometimes has it (docs/decisions.md)."""
+
+    def swap(match: re.Match[bytes]) -> bytes:
+        slashes = match.group(1)
+        if len(slashes) % 2 == 0:  # an escaped backslash followed by plain "u0000"
+            return match.group(0)
+        return slashes[:-1] + b"\\ufffd"
+
+    return _NUL_ESCAPE_RE.sub(swap, raw)
 
 
 def _decoder(struct_type: type[T]) -> msgspec.json.Decoder:
@@ -71,7 +86,8 @@ def field_path(message: str) -> tuple[str, str]:
     path = ""
     match = _PATH_RE.search(message)
     if match:
-        path = _INDEX_RE.sub(r".\1", match.group("path")).lstrip(".")
+        # `$.fields[0].meta[...]` (a value of a mapping) becomes `fields.0.meta`.
+        path = _INDEX_RE.sub(r".\1", match.group("path").replace("[...]", "")).lstrip(".")
         message = message[: match.start()]
     missing = _MISSING_RE.match(message)
     if missing:
@@ -86,6 +102,13 @@ def decode(raw: bytes, struct_type: type[T], content_type: str | None) -> T:
         raise UnsupportedMediaType()
     if not raw.strip():
         raw = b"{}"
+    try:
+        # msgspec checks the strings it decodes but skips ignored properties unchecked.
+        raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise BadRequest("The request body is not valid UTF-8.") from exc
+    if b"u0000" in raw:
+        raw = _replace_nul_escapes(raw)
     try:
         return _decoder(struct_type).decode(raw)
     except msgspec.ValidationError as exc:

@@ -11,7 +11,14 @@ from runhub.db.results import CASE_SORTS
 from runhub.services import catalog
 
 USER_EXPANDS = ("groups", "roles", "users")
-MILESTONE_EXPANDS = ("issues", "milestone_stats", "milestone_types", "milestones", "statuses", "users")
+MILESTONE_EXPANDS = (
+    "issues",
+    "milestone_stats",
+    "milestone_types",
+    "milestones",
+    "statuses",
+    "users",
+)
 
 
 async def current_user(request: Request) -> Response:
@@ -26,7 +33,9 @@ async def list_users(request: Request) -> Response:
 
 async def get_user(request: Request) -> Response:
     expands = params.expands(request.query_params, USER_EXPANDS)
-    return json_response(await call(request, catalog.get_user, path_id(request, "user_id"), expands))
+    return json_response(
+        await call(request, catalog.get_user, path_id(request, "user_id"), expands)
+    )
 
 
 async def list_projects(request: Request) -> Response:
@@ -113,8 +122,8 @@ async def list_cases(request: Request) -> Response:
         params.page_request(q),
         source_ids=params.id_list(q, "source_id"),
         categories=params.choice_list(q, "status", (1, 2, 3, 4)),
-        name=q.get("name") or None,
-        folder=q.get("folder") or None,
+        name=params.text(q, "name"),
+        folder=params.text(q, "folder"),
         sort=params.sort(q, CASE_SORTS, "automation_sources:created_at"),
         descending=params.order_desc(q, default="asc"),
         expands=params.expands(q, ("automation_sources",)),

@@ -19,7 +19,9 @@ T = TypeVar("T")
 _encoder = msgspec.json.Encoder()
 
 
-def json_response(data: Any, status_code: int = 200, headers: dict[str, str] | None = None) -> Response:
+def json_response(
+    data: Any, status_code: int = 200, headers: dict[str, str] | None = None
+) -> Response:
     return Response(_encoder.encode(data), status_code, headers, media_type="application/json")
 
 
@@ -34,7 +36,7 @@ def no_content() -> Response:
 def path_id(request: Request, name: str) -> int:
     """A positive integer id from the path; anything else names no object (404)."""
     raw = request.path_params[name]
-    if not raw.isdigit() or int(raw) < 1 or len(raw) > 18:
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 18 or int(raw) < 1:
         raise NotFound("The requested resource does not exist.")
     return int(raw)
 

@@ -40,16 +40,17 @@ class RequestMetrics:
                 "# TYPE runhub_http_requests_total counter",
             ]
             for (method, status), n in sorted(self.requests.items()):
-                lines.append(f'runhub_http_requests_total{{method="{method}",status="{status}"}} {n}')
+                lines.append(
+                    f'runhub_http_requests_total{{method="{method}",status="{status}"}} {n}'
+                )
             lines += [
                 "# HELP runhub_http_request_duration_seconds Time to answer a request.",
                 "# TYPE runhub_http_request_duration_seconds histogram",
             ]
+            bucket = "runhub_http_request_duration_seconds_bucket"
             for bound in DURATION_BUCKETS_S:
-                lines.append(
-                    f'runhub_http_request_duration_seconds_bucket{{le="{bound}"}} {self.buckets[bound]}'
-                )
-            lines.append(f'runhub_http_request_duration_seconds_bucket{{le="+Inf"}} {self.count}')
+                lines.append(f'{bucket}{{le="{bound}"}} {self.buckets[bound]}')
+            lines.append(f'{bucket}{{le="+Inf"}} {self.count}')
             lines.append(f"runhub_http_request_duration_seconds_sum {self.duration_sum_s:.6f}")
             lines.append(f"runhub_http_request_duration_seconds_count {self.count}")
         return "\n".join(lines) + "\n"

@@ -84,15 +84,14 @@ class AccessLogMiddleware:
         finally:
             duration_s = time.perf_counter() - started
             self.metrics.observe(scope["method"], status["code"], duration_s)
-            if not self.log_lines:
-                return
-            duration_ms = duration_s * 1000
-            user_id = scope.get("state", {}).get("user_id", "-")
-            access_log.info(
-                '%s %s %s %.1fms user=%s',
-                scope["method"],
-                scope["path"],
-                status["code"],
-                duration_ms,
-                user_id,
-            )
+            # No `return` in this block: it would swallow the app's exception, and the
+            # error handler outside would never answer (no JSON 500, nothing logged).
+            if self.log_lines:
+                access_log.info(
+                    "%s %s %s %.1fms user=%s",
+                    scope["method"],
+                    scope["path"],
+                    status["code"],
+                    duration_s * 1000,
+                    scope.get("state", {}).get("user_id", "-"),
+                )

@@ -16,7 +16,10 @@ _ERROR = {
     "required": ["message", "errors"],
     "properties": {
         "message": {"type": "string"},
-        "errors": {"type": "object", "additionalProperties": {"type": "array", "items": {"type": "string"}}},
+        "errors": {
+            "type": "object",
+            "additionalProperties": {"type": "array", "items": {"type": "string"}},
+        },
     },
 }
 _PAGE = {
@@ -61,7 +64,10 @@ def _success(kind: str) -> dict[str, Any]:
         return {"201": _json(body, "Created")}
     if kind == "empty":
         return {"204": {"description": "Done; no body"}}
-    schema = {"page": {"$ref": "#/components/schemas/Page"}, "row": {"$ref": "#/components/schemas/Row"}}
+    schema = {
+        "page": {"$ref": "#/components/schemas/Page"},
+        "row": {"$ref": "#/components/schemas/Row"},
+    }
     return {"200": _json(schema.get(kind, {"type": "object"}), "OK")}
 
 
@@ -71,7 +77,12 @@ def build_openapi() -> dict[str, Any]:
     paths: dict[str, dict[str, Any]] = {}
     for e in ENDPOINTS:
         parameters = [
-            {"name": name, "in": "path", "required": True, "schema": {"type": "integer", "minimum": 1}}
+            {
+                "name": name,
+                "in": "path",
+                "required": True,
+                "schema": {"type": "integer", "minimum": 1},
+            }
             for name in _PATH_PARAM.findall(e.path)
         ] + [{"name": name, "in": "query", "schema": {"type": "string"}} for name in e.query]
         operation: dict[str, Any] = {
@@ -90,7 +101,11 @@ def build_openapi() -> dict[str, Any]:
         if e.body is not None:
             operation["requestBody"] = {
                 "required": False,
-                "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{e.body.__name__}"}}},
+                "content": {
+                    "application/json": {
+                        "schema": {"$ref": f"#/components/schemas/{e.body.__name__}"}
+                    }
+                },
             }
         paths.setdefault("/api/v1" + e.path, {})[e.method.lower()] = operation
     return {

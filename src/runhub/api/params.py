@@ -10,21 +10,33 @@ from runhub.services.paging import PageRequest
 from runhub.timeutil import parse_query
 
 LIST_PAGE_SIZES = (15, 25, 50, 100)
+MAX_INT = 2**63 - 1  # ids and offsets are 64-bit in the database
 TRUE, FALSE = ("true", "1"), ("false", "0")
+
+
+def is_id_text(value: str) -> bool:
+    """ASCII digits of a number that fits a 64-bit id (str.isdigit also takes "²")."""
+    return value.isascii() and value.isdigit() and len(value) <= 19 and int(value) <= MAX_INT
 
 
 def _get(query: Mapping[str, str], name: str) -> str | None:
     value = query.get(name)
     if value is None or value.strip() == "":
         return None
+    if "\x00" in value:
+        raise invalid(name, f"The {name} parameter must not contain NUL characters.")
     return value.strip()
+
+
+def text(query: Mapping[str, str], name: str) -> str | None:
+    return _get(query, name)
 
 
 def positive_int(query: Mapping[str, str], name: str) -> int | None:
     value = _get(query, name)
     if value is None:
         return None
-    if not value.isdigit() or int(value) < 1:
+    if not is_id_text(value) or int(value) < 1:
         raise invalid(name, f"The {name} parameter must be a positive integer.")
     return int(value)
 
@@ -46,6 +58,8 @@ def page_request(
     elif per_page not in sizes:
         allowed = ", ".join(str(s) for s in sizes)
         raise invalid("per_page", f"The per_page parameter must be one of {allowed}.")
+    if (page - 1) * per_page > MAX_INT:
+        raise invalid("page", "The page parameter is too large.")
     return PageRequest(page=page, per_page=per_page)
 
 
@@ -54,7 +68,7 @@ def id_list(query: Mapping[str, str], name: str) -> list[int] | None:
     if value is None:
         return None
     parts = [p.strip() for p in value.split(",") if p.strip()]
-    if not parts or not all(p.isdigit() for p in parts):
+    if not parts or not all(is_id_text(p) for p in parts):
         raise invalid(name, f"The {name} parameter must be a comma-separated list of ids.")
     return [int(p) for p in parts]
 
@@ -94,7 +108,7 @@ def timestamp(query: Mapping[str, str], name: str) -> datetime | None:
         return None
     try:
         return parse_query(value)
-    except ValueError:
+    except (ValueError, OverflowError):  # OverflowError: 0001-01-01T00:00+01:00 in UTC
         raise invalid(name, f"The {name} parameter must be an ISO 8601 date and time.") from None
 
 

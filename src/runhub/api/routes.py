@@ -15,13 +15,34 @@ Handler = Callable[[Request], Awaitable[Response]]
 
 PAGE = ("page", "per_page")
 RUN_FILTERS = (
-    *PAGE, "sort", "order", "config_id", "created_after", "created_before", "created_by",
-    "milestone_id", "source_id", "status", "tags", "expands",
+    *PAGE,
+    "sort",
+    "order",
+    "config_id",
+    "created_after",
+    "created_before",
+    "created_by",
+    "milestone_id",
+    "source_id",
+    "status",
+    "tags",
+    "expands",
 )
 MILESTONE_FILTERS = (
-    *PAGE, "sort", "order", "automation_tags", "completed_after", "completed_before",
-    "created_after", "created_before", "created_by", "is_completed", "parent_id", "root_id",
-    "type_id", "expands",
+    *PAGE,
+    "sort",
+    "order",
+    "automation_tags",
+    "completed_after",
+    "completed_before",
+    "created_after",
+    "created_before",
+    "created_by",
+    "is_completed",
+    "parent_id",
+    "root_id",
+    "type_id",
+    "expands",
 )
 
 
@@ -40,54 +61,183 @@ class Endpoint:
 
 
 ENDPOINTS: tuple[Endpoint, ...] = (
-    Endpoint("GET", "/projects/{project_id}/automation/runs", runs.list_runs,
-             "List the automation runs of a project", "page", query=RUN_FILTERS),
-    Endpoint("POST", "/projects/{project_id}/automation/runs", runs.create_run,
-             "Create an automation run", "created", body=schemas.RunCreate),
-    Endpoint("GET", "/automation/runs/{run_id}", runs.get_run,
-             "Get one automation run with its threads and resources", "row", query=("expands",)),
-    Endpoint("POST", "/automation/runs/{run_id}/append", runs.append_run,
-             "Append fields, artifacts and links to a run", "empty", body=schemas.Resources),
-    Endpoint("POST", "/automation/runs/{run_id}/complete", runs.complete_run,
-             "Complete a run and its open threads", "empty", body=schemas.RunComplete),
-    Endpoint("POST", "/automation/runs/{run_id}/threads", runs.create_thread,
-             "Create a thread in a run", "created", body=schemas.ThreadCreate),
-    Endpoint("POST", "/automation/runs/threads/{thread_id}/append", runs.append_thread,
-             "Append test results (at most 5,000) and resources to a thread", "empty",
-             body=schemas.ThreadAppend),
-    Endpoint("POST", "/automation/runs/threads/{thread_id}/complete", runs.complete_thread,
-             "Complete a thread", "empty", body=schemas.ThreadComplete),
-    Endpoint("GET", "/automation/runs/{run_id}/tests", runs.list_run_tests,
-             "List the test results of a run", "page",
-             query=("page", "per_page", "sort", "order", "thread_id", "status_id")),
+    Endpoint(
+        "GET",
+        "/projects/{project_id}/automation/runs",
+        runs.list_runs,
+        "List the automation runs of a project",
+        "page",
+        query=RUN_FILTERS,
+    ),
+    Endpoint(
+        "POST",
+        "/projects/{project_id}/automation/runs",
+        runs.create_run,
+        "Create an automation run",
+        "created",
+        body=schemas.RunCreate,
+    ),
+    Endpoint(
+        "GET",
+        "/automation/runs/{run_id}",
+        runs.get_run,
+        "Get one automation run with its threads and resources",
+        "row",
+        query=("expands",),
+    ),
+    Endpoint(
+        "POST",
+        "/automation/runs/{run_id}/append",
+        runs.append_run,
+        "Append fields, artifacts and links to a run",
+        "empty",
+        body=schemas.Resources,
+    ),
+    Endpoint(
+        "POST",
+        "/automation/runs/{run_id}/complete",
+        runs.complete_run,
+        "Complete a run and its open threads",
+        "empty",
+        body=schemas.RunComplete,
+    ),
+    Endpoint(
+        "POST",
+        "/automation/runs/{run_id}/threads",
+        runs.create_thread,
+        "Create a thread in a run",
+        "created",
+        body=schemas.ThreadCreate,
+    ),
+    Endpoint(
+        "POST",
+        "/automation/runs/threads/{thread_id}/append",
+        runs.append_thread,
+        "Append test results (at most 5,000) and resources to a thread",
+        "empty",
+        body=schemas.ThreadAppend,
+    ),
+    Endpoint(
+        "POST",
+        "/automation/runs/threads/{thread_id}/complete",
+        runs.complete_thread,
+        "Complete a thread",
+        "empty",
+        body=schemas.ThreadComplete,
+    ),
+    Endpoint(
+        "GET",
+        "/automation/runs/{run_id}/tests",
+        runs.list_run_tests,
+        "List the test results of a run",
+        "page",
+        query=("page", "per_page", "sort", "order", "thread_id", "status_id"),
+    ),
     Endpoint("GET", "/user", catalog.current_user, "The user of the token", "bare", tag="users"),
-    Endpoint("GET", "/users", catalog.list_users, "List users (admins)", "page",
-             query=(*PAGE, "expands"), tag="users"),
-    Endpoint("GET", "/users/{user_id}", catalog.get_user, "Get a user", "row",
-             query=("expands",), tag="users"),
-    Endpoint("GET", "/projects", catalog.list_projects, "List the projects you can see", "page",
-             query=(*PAGE, "sort", "order", "is_completed", "expands"), tag="projects"),
-    Endpoint("GET", "/projects/{project_id}", catalog.get_project,
-             "Get a project with its counters", "row", query=("expands",), tag="projects"),
-    Endpoint("GET", "/projects/{project_id}/users", catalog.list_project_users,
-             "List the members of a project", "page", query=PAGE, tag="projects"),
-    Endpoint("GET", "/projects/{project_id}/automation/sources", catalog.list_sources,
-             "List the automation sources of a project", "page",
-             query=(*PAGE, "sort", "order", "is_retired", "expands")),
-    Endpoint("GET", "/automation/sources/{source_id}", catalog.get_source,
-             "Get an automation source", "row", query=("expands",)),
-    Endpoint("GET", "/projects/{project_id}/automation/cases", catalog.list_cases,
-             "List the automation cases of a project", "page",
-             query=(*PAGE, "sort", "order", "source_id", "status", "name", "folder", "expands")),
-    Endpoint("GET", "/projects/{project_id}/milestones", catalog.list_milestones,
-             "List the milestones of a project", "page", query=MILESTONE_FILTERS, tag="milestones"),
-    Endpoint("GET", "/milestones/{milestone_id}", catalog.get_milestone, "Get a milestone", "row",
-             query=("expands",), tag="milestones"),
+    Endpoint(
+        "GET",
+        "/users",
+        catalog.list_users,
+        "List users (admins)",
+        "page",
+        query=(*PAGE, "expands"),
+        tag="users",
+    ),
+    Endpoint(
+        "GET",
+        "/users/{user_id}",
+        catalog.get_user,
+        "Get a user",
+        "row",
+        query=("expands",),
+        tag="users",
+    ),
+    Endpoint(
+        "GET",
+        "/projects",
+        catalog.list_projects,
+        "List the projects you can see",
+        "page",
+        query=(*PAGE, "sort", "order", "is_completed", "expands"),
+        tag="projects",
+    ),
+    Endpoint(
+        "GET",
+        "/projects/{project_id}",
+        catalog.get_project,
+        "Get a project with its counters",
+        "row",
+        query=("expands",),
+        tag="projects",
+    ),
+    Endpoint(
+        "GET",
+        "/projects/{project_id}/users",
+        catalog.list_project_users,
+        "List the members of a project",
+        "page",
+        query=PAGE,
+        tag="projects",
+    ),
+    Endpoint(
+        "GET",
+        "/projects/{project_id}/automation/sources",
+        catalog.list_sources,
+        "List the automation sources of a project",
+        "page",
+        query=(*PAGE, "sort", "order", "is_retired", "expands"),
+    ),
+    Endpoint(
+        "GET",
+        "/automation/sources/{source_id}",
+        catalog.get_source,
+        "Get an automation source",
+        "row",
+        query=("expands",),
+    ),
+    Endpoint(
+        "GET",
+        "/projects/{project_id}/automation/cases",
+        catalog.list_cases,
+        "List the automation cases of a project",
+        "page",
+        query=(*PAGE, "sort", "order", "source_id", "status", "name", "folder", "expands"),
+    ),
+    Endpoint(
+        "GET",
+        "/projects/{project_id}/milestones",
+        catalog.list_milestones,
+        "List the milestones of a project",
+        "page",
+        query=MILESTONE_FILTERS,
+        tag="milestones",
+    ),
+    Endpoint(
+        "GET",
+        "/milestones/{milestone_id}",
+        catalog.get_milestone,
+        "Get a milestone",
+        "row",
+        query=("expands",),
+        tag="milestones",
+    ),
 )
 
 
+def _dispatch(handlers: dict[str, Handler]) -> Handler:
+    async def endpoint(request: Request) -> Response:
+        method = "GET" if request.method == "HEAD" else request.method
+        return await handlers[method](request)
+
+    return endpoint
+
+
 def api_routes(prefix: str = "/api/v1") -> list[Route]:
+    """One route per path serving all its methods, so a 405 names every allowed method."""
+    by_path: dict[str, dict[str, Handler]] = {}
+    for e in ENDPOINTS:
+        by_path.setdefault(e.path, {})[e.method] = e.handler
     return [
-        Route(prefix + e.path, e.handler, methods=[e.method], name=f"{e.method} {e.path}")
-        for e in ENDPOINTS
+        Route(prefix + path, _dispatch(handlers), methods=list(handlers), name=path)
+        for path, handlers in by_path.items()
     ]

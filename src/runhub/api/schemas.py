@@ -18,12 +18,16 @@ OptionalText750 = Annotated[str, Meta(max_length=750)]
 Url = Annotated[str, Meta(min_length=1, max_length=2048, pattern=r"(?i)^https?://")]
 Note = Annotated[str, Meta(max_length=80)]
 FieldValue = Annotated[str, Meta(max_length=MIB)]
-Count = Annotated[int, Meta(ge=0)]
-Id = Annotated[int, Meta(ge=1)]
+# Upper bounds keep every number inside its column (and sums inside 64 bits): larger
+# values are a 422, not a database overflow. Elapsed stops at 2**53 - 1, the largest
+# integer the official (JavaScript) clients can send exactly.
+Count = Annotated[int, Meta(ge=0, le=2**31 - 1)]
+Size = Annotated[int, Meta(ge=0, le=2**63 - 1)]
+Id = Annotated[int, Meta(ge=1, le=2**63 - 1)]
 Key = Annotated[str, Meta(pattern=r"^[a-z0-9_]{1,64}$")]
 StatusAlias = Annotated[str, Meta(max_length=64, pattern=r"^[a-z0-9_]+$")]
 Tag = Annotated[str, Meta(pattern=r"^[A-Za-z0-9_-]{1,64}$")]
-ElapsedUs = Annotated[int, Meta(ge=0)]
+ElapsedUs = Annotated[int, Meta(ge=0, le=2**53 - 1)]
 
 MAX_TESTS_PER_APPEND = 5000
 MAX_TAGS_PER_RUN = 100
@@ -42,7 +46,7 @@ class ArtifactIn(Struct, omit_defaults=True):
     url: Url
     note: Note | None = None
     mime_type: OptionalText750 | None = None
-    size: Count | None = None
+    size: Size | None = None
 
 
 class LinkIn(Struct, omit_defaults=True):
@@ -110,6 +114,4 @@ class ThreadComplete(Struct, omit_defaults=True):
 def json_schema_components() -> tuple[tuple[dict[str, Any], ...], dict[str, Any]]:
     """JSON Schema for every request body, for the OpenAPI document."""
     bodies = (RunCreate, Resources, RunComplete, ThreadCreate, ThreadAppend, ThreadComplete)
-    return msgspec.json.schema_components(
-        bodies, ref_template="#/components/schemas/{name}"
-    )
+    return msgspec.json.schema_components(bodies, ref_template="#/components/schemas/{name}")

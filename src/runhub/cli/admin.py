@@ -59,8 +59,14 @@ def register(commands: argparse._SubParsersAction) -> None:
     p = command("create-milestone", create_milestone, "create a milestone; prints its id")
     p.add_argument("project_id", type=_positive)
     p.add_argument("name")
-    p.add_argument("--automation-tag", action="append", default=[], dest="automation_tags",
-                   metavar="TAG", help="runs tagged TAG link to this milestone (repeatable)")
+    p.add_argument(
+        "--automation-tag",
+        action="append",
+        default=[],
+        dest="automation_tags",
+        metavar="TAG",
+        help="runs tagged TAG link to this milestone (repeatable)",
+    )
 
 
 def _run(args: argparse.Namespace, action: Callable[[Any], Any]) -> Any:
@@ -103,7 +109,9 @@ def list_tokens(args: argparse.Namespace) -> int:
     rows = _run(args, lambda c: admin.list_tokens(c, args.email))
     for row in rows:
         state = f"revoked {render(row['revoked_at'])}" if row["revoked_at"] else "active"
-        print(f"{row['id']}\t{row['token_prefix']}…\t{row['name']}\t{render(row['created_at'])}\t{state}")
+        print(
+            f"{row['id']}\t{row['token_prefix']}…\t{row['name']}\t{render(row['created_at'])}\t{state}"
+        )
     return 0
 
 
@@ -114,10 +122,16 @@ def create_project(args: argparse.Namespace) -> int:
 
 def add_member(args: argparse.Namespace) -> int:
     added = _run(args, lambda c: admin.add_member(c, args.project_id, args.email))
-    print(f"{args.email} {'added to' if added else 'is already a member of'} project {args.project_id}")
+    state = "added to" if added else "is already a member of"
+    print(f"{args.email} {state} project {args.project_id}")
     return 0
 
 
 def create_milestone(args: argparse.Namespace) -> int:
-    print(_run(args, lambda c: admin.create_milestone(c, args.project_id, args.name, args.automation_tags)))
+    print(
+        _run(
+            args,
+            lambda c: admin.create_milestone(c, args.project_id, args.name, args.automation_tags),
+        )
+    )
     return 0

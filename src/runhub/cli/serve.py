@@ -4,13 +4,20 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
 from typing import Any
 
 import uvicorn
 from sqlalchemy.exc import OperationalError
 
-from runhub.cli.common import add_database_option, database_unreachable, database_url, fail, open_engine
+from runhub.cli.common import (
+    add_database_option,
+    database_unreachable,
+    database_url,
+    fail,
+    open_engine,
+)
 from runhub.db.engine import write_tx
 from runhub.db.migrate import upgrade
 from runhub.services.admin import BOOTSTRAP_EMAIL, bootstrap
@@ -40,6 +47,10 @@ def logging_config() -> dict[str, Any]:
             "uvicorn.error": {"level": "INFO"},
         },
     }
+
+
+def _exit_cleanly(signum: int, _frame: object) -> None:
+    raise SystemExit(0)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -73,6 +84,10 @@ def run(args: argparse.Namespace) -> int:
         )
     print(f"runhub: serving {base} (API {base}/api/v1, docs {base}/api/docs)", flush=True)
     os.environ["RUNHUB_DATABASE_URL"] = url  # the factory in each worker reads it
+    # uvicorn shuts down gracefully on SIGTERM/SIGINT (in-flight requests finish), then
+    # re-raises the signal with the handlers it found; exit 0 then, not "killed by signal".
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, _exit_cleanly)
     uvicorn.run(
         "runhub.app:create_app_from_env",
         factory=True,

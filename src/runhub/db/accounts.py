@@ -48,7 +48,9 @@ def insert_token(conn: Connection, **values: Any) -> int:
 def user_for_token_hash(conn: Connection, token_hash: str) -> RowMapping | None:
     """The active user owning an unrevoked token with this hash."""
     query = (
-        select(users.c.id, users.c.name, users.c.role, users.c.email, api_tokens.c.id.label("token_id"))
+        select(
+            users.c.id, users.c.name, users.c.role, users.c.email, api_tokens.c.id.label("token_id")
+        )
         .join(api_tokens, api_tokens.c.user_id == users.c.id)
         .where(
             api_tokens.c.token_hash == token_hash,
@@ -129,7 +131,9 @@ def page_project_users(
     conn: Connection, project_id: int, offset: int, limit: int
 ) -> tuple[int, list[RowMapping]]:
     where = project_members.c.project_id == project_id
-    total = conn.execute(select(func.count()).select_from(project_members).where(where)).scalar_one()
+    total = conn.execute(
+        select(func.count()).select_from(project_members).where(where)
+    ).scalar_one()
     query = (
         select(users.c.id, users.c.name)
         .join(project_members, project_members.c.user_id == users.c.id)

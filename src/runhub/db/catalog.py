@@ -45,7 +45,9 @@ def get_or_create(
     return conn.execute(select(table.c.id).where(where)).scalar_one()
 
 
-def source_id_for_name(conn: Connection, project_id: int, name: str, now: datetime, user_id: int) -> int:
+def source_id_for_name(
+    conn: Connection, project_id: int, name: str, now: datetime, user_id: int
+) -> int:
     return get_or_create(
         conn,
         automation_sources,
@@ -55,11 +57,15 @@ def source_id_for_name(conn: Connection, project_id: int, name: str, now: dateti
 
 
 def config_id_for_name(conn: Connection, project_id: int, name: str, now: datetime) -> int:
-    return get_or_create(conn, configs, {"project_id": project_id, "name": name}, {"created_at": now})
+    return get_or_create(
+        conn, configs, {"project_id": project_id, "name": name}, {"created_at": now}
+    )
 
 
 def config_in_project(conn: Connection, project_id: int, config_id: int) -> bool:
-    query = select(configs.c.id).where(configs.c.id == config_id, configs.c.project_id == project_id)
+    query = select(configs.c.id).where(
+        configs.c.id == config_id, configs.c.project_id == project_id
+    )
     return conn.execute(query).first() is not None
 
 
@@ -103,13 +109,18 @@ def insert_milestone(conn: Connection, tags: Sequence[str], **values: Any) -> in
     if tags:
         conn.execute(
             insert(milestone_tags),
-            [{"milestone_id": milestone_id, "tag": t, "project_id": values["project_id"]} for t in tags],
+            [
+                {"milestone_id": milestone_id, "tag": t, "project_id": values["project_id"]}
+                for t in tags
+            ],
         )
     return milestone_id
 
 
 def milestone_by_id(conn: Connection, milestone_id: int) -> RowMapping | None:
-    return conn.execute(select(milestones).where(milestones.c.id == milestone_id)).mappings().first()
+    return (
+        conn.execute(select(milestones).where(milestones.c.id == milestone_id)).mappings().first()
+    )
 
 
 def tags_of_milestones(conn: Connection, ids: Sequence[int]) -> dict[int, list[str]]:
@@ -138,12 +149,16 @@ def page_milestones(
     total = conn.execute(select(func.count()).select_from(milestones).where(where)).scalar_one()
     column = milestones.c[sort]
     order = (column.desc(), milestones.c.id.desc()) if descending else (column, milestones.c.id)
-    rows = conn.execute(select(milestones).where(where).order_by(*order).offset(offset).limit(limit))
+    rows = conn.execute(
+        select(milestones).where(where).order_by(*order).offset(offset).limit(limit)
+    )
     return total, list(rows.mappings())
 
 
 def milestone_tag_filter(tags: Sequence[str]) -> ColumnElement[bool]:
-    return milestones.c.id.in_(select(milestone_tags.c.milestone_id).where(milestone_tags.c.tag.in_(list(tags))))
+    return milestones.c.id.in_(
+        select(milestone_tags.c.milestone_id).where(milestone_tags.c.tag.in_(list(tags)))
+    )
 
 
 def names_by_ids(conn: Connection, table: Table, ids: Sequence[int]) -> list[RowMapping]:
@@ -168,7 +183,10 @@ def page_sources(
     limit: int,
 ) -> tuple[int, list[RowMapping]]:
     t = automation_sources
-    where = and_(t.c.project_id == project_id, *( [t.c.is_retired.is_(is_retired)] if is_retired is not None else []))
+    where = and_(
+        t.c.project_id == project_id,
+        *([t.c.is_retired.is_(is_retired)] if is_retired is not None else []),
+    )
     total = conn.execute(select(func.count()).select_from(t).where(where)).scalar_one()
     column = t.c[sort]
     order = (column.desc(), t.c.id.desc()) if descending else (column, t.c.id)
@@ -178,7 +196,9 @@ def page_sources(
 
 def record_source_run(conn: Connection, source_id: int, now: datetime) -> None:
     t = automation_sources
-    conn.execute(update(t).where(t.c.id == source_id).values(run_count=t.c.run_count + 1, ran_at=now))
+    conn.execute(
+        update(t).where(t.c.id == source_id).values(run_count=t.c.run_count + 1, ran_at=now)
+    )
 
 
 def record_source_completion(

@@ -53,7 +53,9 @@ def page_results(
     where = and_(*conditions)
     total = conn.execute(select(func.count()).select_from(results).where(where)).scalar_one()
     column = RESULT_SORTS[sort]
-    order = (column.desc(), results.c.id.desc()) if descending else (column.asc(), results.c.id.asc())
+    order = (
+        (column.desc(), results.c.id.desc()) if descending else (column.asc(), results.c.id.asc())
+    )
     query = (
         select(results, cases.c.key, cases.c.name, cases.c.folder)
         .join(cases, cases.c.id == results.c.case_id)
@@ -92,7 +94,9 @@ def page_cases(
     column = CASE_SORTS[sort]
     order = (column.desc(), cases.c.id.desc()) if descending else (column.asc(), cases.c.id.asc())
     query = (
-        select(cases, _flaky_percent.label("flaky_percent"), _elapsed_average.label("elapsed_average"))
+        select(
+            cases, _flaky_percent.label("flaky_percent"), _elapsed_average.label("elapsed_average")
+        )
         .where(where)
         .order_by(*order)
         .offset(offset)

@@ -27,6 +27,7 @@ COUNT_COLUMNS = [f"status{n}_count" for n in STATUS_SLOTS]
 
 # --- runs ---------------------------------------------------------------------------------
 
+
 def insert_run(conn: Connection, tags: Sequence[str], **values: Any) -> int:
     run_id = conn.execute(insert(runs).values(**values).returning(runs.c.id)).scalar_one()
     if tags:
@@ -122,6 +123,8 @@ def tags_of_runs(conn: Connection, run_ids: Sequence[int]) -> dict[int, list[str
         )
         for run_id, tag in conn.execute(query):
             out[run_id].append(tag)
+        for tags in out.values():
+            tags.sort()  # code-point order on every backend, whatever the collation
     return out
 
 
@@ -148,6 +151,7 @@ def thread_totals(conn: Connection, run_ids: Sequence[int]) -> dict[int, dict[st
 
 
 # --- threads ------------------------------------------------------------------------------
+
 
 def next_thread_index(conn: Connection, run_id: int) -> int:
     query = select(func.coalesce(func.max(threads.c.index), 0)).where(threads.c.run_id == run_id)
@@ -239,6 +243,7 @@ def complete_threads(
 
 
 # --- resources ----------------------------------------------------------------------------
+
 
 def insert_fields(conn: Connection, rows: list[dict[str, Any]]) -> None:
     if rows:

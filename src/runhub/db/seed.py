@@ -26,8 +26,13 @@ DEFAULT_STATUSES = (
     DefaultStatus(3, "Retest", "#e5a100", ("retest",), False, False, False),
     DefaultStatus(4, "Blocked", "#8e5fc2", ("blocked",), False, True, True),
     DefaultStatus(
-        5, "Skipped", "#8a94a6", ("skipped", "skip", "ignored", "pending", "disabled"),
-        False, False, True,
+        5,
+        "Skipped",
+        "#8a94a6",
+        ("skipped", "skip", "ignored", "pending", "disabled"),
+        False,
+        False,
+        True,
     ),
     DefaultStatus(6, "Error", "#b8336a", ("error", "errored", "broken"), False, True, True),
 )

@@ -31,6 +31,7 @@ def _users_expand(conn: Connection, rows: Sequence[Any], *columns: str) -> list[
 
 # --- users --------------------------------------------------------------------------------
 
+
 def current_user(engine: Engine, who: Principal) -> dict[str, Any]:
     with read_tx(engine) as conn:
         row = accounts.user_by_id(conn, who.user_id)
@@ -42,7 +43,9 @@ def list_users(engine: Engine, who: Principal, page: PageRequest, expands: Seque
     require_admin(who)
     with read_tx(engine) as conn:
         total, rows = accounts.page_users(conn, page.offset, page.per_page)
-        return envelope(page, total, [render.user(r) for r in rows], _user_expands(conn, rows, expands))
+        return envelope(
+            page, total, [render.user(r) for r in rows], _user_expands(conn, rows, expands)
+        )
 
 
 def get_user(engine: Engine, who: Principal, user_id: int, expands: Sequence[str]) -> dict:
@@ -130,7 +133,9 @@ def list_projects(
             limit=page.per_page,
         )
         items = [_project(conn, r) for r in rows]
-        return envelope(page, total, items, _only_users(conn, rows, expands, "created_by", "updated_by"))
+        return envelope(
+            page, total, items, _only_users(conn, rows, expands, "created_by", "updated_by")
+        )
 
 
 def get_project(engine: Engine, who: Principal, project_id: int, expands: Sequence[str]) -> dict:
@@ -227,7 +232,11 @@ def _milestone_conditions(q: MilestoneQuery) -> list[ColumnElement[bool]]:
             conditions.append(column > after)
         if before is not None:
             conditions.append(column < before)
-    for column, values in ((m.created_by, q.created_by), (m.parent_id, q.parent_id), (m.type_id, q.type_id)):
+    for column, values in (
+        (m.created_by, q.created_by),
+        (m.parent_id, q.parent_id),
+        (m.type_id, q.type_id),
+    ):
         if values is not None:
             conditions.append(column.in_(values))
     if q.root_id is not None:
@@ -241,15 +250,22 @@ def list_milestones(engine: Engine, who: Principal, project_id: int, q: Mileston
     with read_tx(engine) as conn:
         visible_project(conn, who, project_id)
         total, rows = catalog.page_milestones(
-            conn, project_id, _milestone_conditions(q), MILESTONE_SORTS[q.sort], q.descending,
-            q.page.offset, q.page.per_page,
+            conn,
+            project_id,
+            _milestone_conditions(q),
+            MILESTONE_SORTS[q.sort],
+            q.descending,
+            q.page.offset,
+            q.page.per_page,
         )
         tags = catalog.tags_of_milestones(conn, [r["id"] for r in rows])
         items = [render.milestone(r, tags[r["id"]]) for r in rows]
         return envelope(q.page, total, items, _milestone_expands(conn, rows, q.expands))
 
 
-def get_milestone(engine: Engine, who: Principal, milestone_id: int, expands: Sequence[str]) -> dict:
+def get_milestone(
+    engine: Engine, who: Principal, milestone_id: int, expands: Sequence[str]
+) -> dict:
     with read_tx(engine) as conn:
         row = catalog.milestone_by_id(conn, milestone_id)
         if row is None or not can_see_project(conn, who, row["project_id"]):
@@ -294,6 +310,7 @@ def _milestone_stats(conn: Connection, table: StatusTable, milestone_id: int) ->
 
 
 # --- test results of a run, automation cases ----------------------------------------------
+
 
 def list_run_tests(
     engine: Engine,
@@ -362,8 +379,16 @@ def list_cases(
         table = StatusTable.load(conn)
         status_ids = table.ids_in_categories(categories) if categories is not None else None
         total, rows = results.page_cases(
-            conn, project_id, source_ids=source_ids, last_status_ids=status_ids, name=name,
-            folder=folder, sort=sort, descending=descending, offset=page.offset, limit=page.per_page,
+            conn,
+            project_id,
+            source_ids=source_ids,
+            last_status_ids=status_ids,
+            name=name,
+            folder=folder,
+            sort=sort,
+            descending=descending,
+            offset=page.offset,
+            limit=page.per_page,
         )
         items = [
             {

@@ -9,7 +9,10 @@ from runhub.api.schemas import ArtifactIn, FieldIn, LinkIn
 
 
 def field_rows(
-    fields: Iterable[FieldIn] | None, run_id: int, thread_id: int | None = None, test_id: int | None = None
+    fields: Iterable[FieldIn] | None,
+    run_id: int,
+    thread_id: int | None = None,
+    test_id: int | None = None,
 ) -> list[dict[str, Any]]:
     return [
         {

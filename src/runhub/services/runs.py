@@ -62,7 +62,9 @@ def create_run(engine: Engine, who: Principal, project_id: int, body: RunCreate)
 def _config_for(conn: Connection, project_id: int, body: RunCreate, now: datetime) -> int | None:
     if body.config_id is not None:
         if not catalog.config_in_project(conn, project_id, body.config_id):
-            raise invalid("config_id", "The config_id field names no configuration of this project.")
+            raise invalid(
+                "config_id", "The config_id field names no configuration of this project."
+            )
         return body.config_id
     if body.config is not None:
         return catalog.config_id_for_name(conn, project_id, body.config, now)
@@ -74,12 +76,16 @@ def _milestone_for(
 ) -> int | None:
     if body.milestone_id is not None:
         if not catalog.milestone_in_project(conn, project_id, body.milestone_id):
-            raise invalid("milestone_id", "The milestone_id field names no milestone of this project.")
+            raise invalid(
+                "milestone_id", "The milestone_id field names no milestone of this project."
+            )
         return body.milestone_id
     if body.milestone is not None:
         found = catalog.milestone_id_by_name(conn, project_id, body.milestone)
         if found is None:
-            raise invalid("milestone", f"No milestone named {body.milestone!r} exists in this project.")
+            raise invalid(
+                "milestone", f"No milestone named {body.milestone!r} exists in this project."
+            )
         return found
     if tags:
         return catalog.milestone_for_tags(conn, project_id, tags)
@@ -119,8 +125,14 @@ def complete_run(engine: Engine, who: Principal, run_id: int, body: RunComplete)
         else:
             elapsed = int(totals.get("max_elapsed") or 0)
         db.finish_run(
-            conn, run_id, status=status, elapsed=elapsed, completed_at=now, completed_by=who.user_id,
-            updated_at=now, updated_by=who.user_id,
+            conn,
+            run_id,
+            status=status,
+            elapsed=elapsed,
+            completed_at=now,
+            completed_by=who.user_id,
+            updated_at=now,
+            updated_by=who.user_id,
         )
         catalog.record_source_completion(
             conn, run["source_id"], status, counts["total_count"], elapsed, now
@@ -132,7 +144,10 @@ def get_run(engine: Engine, who: Principal, run_id: int, expands: Sequence[str])
         run = visible_run(conn, who, run_id)
         table = StatusTable.load(conn)
         item = render.run(
-            run, table, db.tags_of_runs(conn, [run_id])[run_id], db.thread_totals(conn, [run_id]).get(run_id)
+            run,
+            table,
+            db.tags_of_runs(conn, [run_id])[run_id],
+            db.thread_totals(conn, [run_id]).get(run_id),
         )
         fields, artifacts, links = db.resources_of_runs(conn, [run_id])
         run_fields = [render.field(f) for f in fields if f["thread_id"] is None]
@@ -180,7 +195,9 @@ def list_runs(engine: Engine, who: Principal, project_id: int, query: RunQuery) 
             created_after=query.created_after,
             created_before=query.created_before,
         )
-        total, rows = db.page_runs(conn, where, query.descending, query.page.offset, query.page.per_page)
+        total, rows = db.page_runs(
+            conn, where, query.descending, query.page.offset, query.page.per_page
+        )
         ids = [r["id"] for r in rows]
         table = StatusTable.load(conn)
         tags = db.tags_of_runs(conn, ids)

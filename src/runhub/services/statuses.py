@@ -75,7 +75,16 @@ class StatusTable:
 
     def expand(self) -> list[dict]:
         """The `statuses` expand: every active status."""
-        keys = ("id", "name", "system_name", "color", "is_final", "is_untested", "is_passed", "is_failed")
+        keys = (
+            "id",
+            "name",
+            "system_name",
+            "color",
+            "is_final",
+            "is_untested",
+            "is_passed",
+            "is_failed",
+        )
         return [
             {**{k: r[k] for k in keys}, "aliases": list(r["aliases"])}
             for r in self.rows

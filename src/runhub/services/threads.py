@@ -11,7 +11,7 @@ from runhub.api.schemas import TestIn, ThreadAppend, ThreadComplete, ThreadCreat
 from runhub.db import ingest
 from runhub.db import runs as db
 from runhub.db.engine import write_tx
-from runhub.errors import NotFound, Unprocessable, invalid
+from runhub.errors import NotFound, Unprocessable
 from runhub.services.access import Principal, can_see_project, require_write
 from runhub.services.resources import artifact_rows, field_rows
 from runhub.services.runs import visible_run
@@ -27,7 +27,9 @@ def create_thread(engine: Engine, who: Principal, run_id: int, body: ThreadCreat
         run = visible_run(conn, who, run_id, for_update=True)
         require_write(who)
         if run["is_completed"]:
-            raise Unprocessable(f"Automation run {run_id} is completed and cannot receive new threads.")
+            raise Unprocessable(
+                f"Automation run {run_id} is completed and cannot receive new threads."
+            )
         thread_id = db.insert_thread(
             conn,
             run_id=run_id,
@@ -53,7 +55,9 @@ def _open_thread(conn: Connection, who: Principal, thread_id: int) -> Any:
 
 
 def _completed(thread_id: int) -> Unprocessable:
-    return Unprocessable(f"Automation run thread {thread_id} is completed and cannot receive results.")
+    return Unprocessable(
+        f"Automation run thread {thread_id} is completed and cannot receive results."
+    )
 
 
 def resolve_statuses(table: StatusTable, tests: list[TestIn]) -> list[int]:
@@ -109,12 +113,20 @@ def append_to_thread(engine: Engine, who: Principal, thread_id: int, body: Threa
     now = utcnow()
     with write_tx(engine) as conn:
         thread = _open_thread(conn, who, thread_id)
-        if thread["is_completed"] or thread["run_is_completed"]:
+        if thread["run_is_completed"]:
+            raise Unprocessable(
+                f"Automation run {thread['run_id']} is completed and cannot receive results."
+            )
+        if thread["is_completed"]:
             raise _completed(thread_id)
         table = StatusTable.load(conn)
         status_ids = resolve_statuses(table, tests)
         added = db.add_to_open_thread(
-            conn, thread_id, Counter(status_ids), body.elapsed_observed or 0, body.elapsed_computed or 0
+            conn,
+            thread_id,
+            Counter(status_ids),
+            body.elapsed_observed or 0,
+            body.elapsed_computed or 0,
         )
         if not added:  # completed between our read and our update
             raise _completed(thread_id)
