@@ -23,7 +23,7 @@ from runhub.api.metrics import RequestMetrics, metrics_endpoint
 from runhub.api.middleware import AccessLogMiddleware, ApiAuthMiddleware
 from runhub.api.openapi import build_openapi
 from runhub.api.routes import api_routes
-from runhub.db.engine import make_engine
+from runhub.db.engine import WalCheckpointer, is_sqlite, make_engine
 from runhub.errors import ApiError, MethodNotAllowed, NotFound
 from runhub.settings import Settings
 
@@ -86,12 +86,18 @@ def create_app(settings: Settings, engine: Engine | None = None) -> Starlette:
         settings.database_url,
         busy_timeout_ms=settings.sqlite_busy_timeout_ms,
         pool_size=settings.pool_size,
+        auto_checkpoint=False,
     )
+    checkpointer = WalCheckpointer(db) if owns_engine and is_sqlite(db) else None
     rate_limiter = RateLimiter(settings.rate_limit_per_minute)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        if checkpointer is not None:
+            checkpointer.start()
         yield
+        if checkpointer is not None:
+            checkpointer.stop()
         if owns_engine:
             db.dispose()
 

@@ -18,6 +18,7 @@ from runhub.db.schema import (
     automation_run_tags,
     automation_run_threads,
     automation_runs,
+    project_members,
 )
 
 runs = automation_runs
@@ -195,10 +196,14 @@ def add_to_open_thread(
     per_status: dict[int, int],
     elapsed_observed: int,
     elapsed_computed: int,
-) -> bool:
-    """Add counts and elapsed to a thread that is not completed; False if it is (or is gone).
+    member_id: int | None = None,
+) -> tuple[int, int, int] | None:
+    """Add counts and elapsed to a thread that is not completed and, with `member_id`, is
+    in a project of that member; returns (run_id, project_id, source_id), or None when
+    nothing changed.
 
-    The row lock this UPDATE takes orders it against a concurrent completion.
+    The row lock this UPDATE takes orders it against a concurrent completion, and one
+    statement does the checks and the write (one round trip on the hot path).
     """
     values: dict[str, Any] = {
         f"status{n}_count": threads.c[f"status{n}_count"] + count
@@ -211,12 +216,18 @@ def add_to_open_thread(
         values["elapsed_computed"] = threads.c.elapsed_computed + elapsed_computed
     if not values:
         values["is_completed"] = threads.c.is_completed  # a no-op that still locks the row
-    query = (
-        update(threads)
-        .where(threads.c.id == thread_id, threads.c.is_completed.is_(False))
-        .values(**values)
-    )
-    return conn.execute(query).rowcount == 1
+    query = update(threads).where(threads.c.id == thread_id, threads.c.is_completed.is_(False))
+    if member_id is not None:
+        member_runs = (
+            select(runs.c.id)
+            .join(project_members, project_members.c.project_id == runs.c.project_id)
+            .where(project_members.c.user_id == member_id)
+        )
+        query = query.where(threads.c.run_id.in_(member_runs))
+    home = select(runs.c.project_id).where(runs.c.id == threads.c.run_id).scalar_subquery()
+    source = select(runs.c.source_id).where(runs.c.id == threads.c.run_id).scalar_subquery()
+    row = conn.execute(query.values(**values).returning(threads.c.run_id, home, source)).first()
+    return None if row is None else (row[0], row[1], row[2])
 
 
 def complete_threads(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -12,6 +13,7 @@ from runhub.db import catalog
 from runhub.db.schema import STATUS_SLOTS
 
 NEUTRAL, SUCCESS, FAILURE, RUNNING = 1, 2, 3, 4
+CACHE_MAX_AGE_S = 5.0
 
 
 @dataclass(frozen=True)
@@ -41,6 +43,24 @@ class StatusTable:
             failed_ids=frozenset(r["id"] for r in rows if r["is_failed"]),
             final_ids=frozenset(r["id"] for r in rows if r["is_final"]),
         )
+
+    @classmethod
+    def cached(cls, conn: Connection, max_age_s: float = CACHE_MAX_AGE_S) -> StatusTable:
+        """The table as loaded at most `max_age_s` ago by this process (the append hot path
+        reads it on every request; status changes reach other processes within that time)."""
+        key = conn.engine.url.render_as_string()
+        now = time.monotonic()
+        hit = _cache.get(key)
+        if hit is not None and now - hit[0] < max_age_s:
+            return hit[1]
+        table = cls.load(conn)
+        _cache[key] = (now, table)
+        return table
+
+    @staticmethod
+    def forget() -> None:
+        """Drop the cache (after statuses change in this process)."""
+        _cache.clear()
 
     def category(self, status_id: int) -> int:
         """2 when the status is passed, 3 when failed, 1 (neutral) otherwise."""
@@ -90,3 +110,6 @@ class StatusTable:
             for r in self.rows
             if r["is_active"]
         ]
+
+
+_cache: dict[str, tuple[float, StatusTable]] = {}

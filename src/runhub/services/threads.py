@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 from collections import Counter
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, Engine
@@ -11,7 +13,7 @@ from runhub.api.schemas import TestIn, ThreadAppend, ThreadComplete, ThreadCreat
 from runhub.db import ingest
 from runhub.db import runs as db
 from runhub.db.engine import write_tx
-from runhub.errors import NotFound, Unprocessable
+from runhub.errors import ApiError, NotFound, Unprocessable
 from runhub.services.access import Principal, can_see_project, require_write
 from runhub.services.resources import artifact_rows, field_rows
 from runhub.services.runs import visible_run
@@ -112,69 +114,90 @@ def append_to_thread(engine: Engine, who: Principal, thread_id: int, body: Threa
     tests = body.tests or []
     now = utcnow()
     with write_tx(engine) as conn:
-        thread = _open_thread(conn, who, thread_id)
-        if thread["run_is_completed"]:
-            raise Unprocessable(
-                f"Automation run {thread['run_id']} is completed and cannot receive results."
-            )
-        if thread["is_completed"]:
-            raise _completed(thread_id)
-        table = StatusTable.load(conn)
+        table = StatusTable.cached(conn)
         status_ids = resolve_statuses(table, tests)
-        added = db.add_to_open_thread(
-            conn,
-            thread_id,
-            Counter(status_ids),
-            body.elapsed_observed or 0,
-            body.elapsed_computed or 0,
-        )
-        if not added:  # completed between our read and our update
-            raise _completed(thread_id)
-        run_id = thread["run_id"]
+        # One statement checks that the thread is open and writable by this user and adds
+        # the counts; only when it changes nothing do we find out why.
+        home = None
+        if who.role != "viewer":
+            home = db.add_to_open_thread(
+                conn,
+                thread_id,
+                Counter(status_ids),
+                body.elapsed_observed or 0,
+                body.elapsed_computed or 0,
+                member_id=None if who.is_admin else who.user_id,
+            )
+        if home is None:
+            raise _why_not_open(conn, who, thread_id)
+        run_id, project_id, source_id = home
+        thread = {
+            "id": thread_id,
+            "run_id": run_id,
+            "project_id": project_id,
+            "source_id": source_id,
+        }
         db.insert_fields(conn, field_rows(body.fields, run_id, thread_id))
         db.insert_artifacts(conn, artifact_rows(body.artifacts, run_id, thread_id))
         if tests:
-            _store_tests(conn, thread, table, tests, status_ids, now)
+            store_tests(conn, thread, table, tests, status_ids, now)
 
 
-def _store_tests(
+def _why_not_open(conn: Connection, who: Principal, thread_id: int) -> ApiError:
+    """The error for an append that changed nothing: 404, 403, or which object is completed."""
+    thread = _open_thread(conn, who, thread_id)  # raises 404 / 403
+    if thread["run_is_completed"]:
+        return Unprocessable(
+            f"Automation run {thread['run_id']} is completed and cannot receive results."
+        )
+    return _completed(thread_id)
+
+
+def store_tests(
     conn: Connection,
     thread: Any,
     table: StatusTable,
     tests: list[TestIn],
     status_ids: list[int],
-    now: Any,
+    now: datetime,
 ) -> None:
+    """Store a validated batch in the thread: cases, results, their fields and artifacts."""
     run_id, thread_id = thread["run_id"], thread["id"]
     case_ids = ingest.upsert_cases(
         conn, thread["project_id"], thread["source_id"], case_deltas(table, tests, status_ids), now
     )
     result_ids = ingest.allocate_result_ids(conn, len(tests))
-    rows: list[dict[str, Any]] = []
-    fields: list[dict[str, Any]] = []
-    artifacts: list[dict[str, Any]] = []
+    stamp = ingest.time_param(conn, now)
+    results: list[tuple[Any, ...]] = []
+    fields: list[tuple[Any, ...]] = []
+    artifacts: list[tuple[Any, ...]] = []
     for test, status_id, result_id in zip(tests, status_ids, result_ids, strict=True):
-        rows.append(
-            {
-                "id": result_id,
-                "run_id": run_id,
-                "thread_id": thread_id,
-                "case_id": case_ids[test.key],
-                "status_id": status_id,
-                "elapsed": test.elapsed,
-                "file": test.file,
-                "line": test.line,
-                "assertions": test.assertions,
-                "created_at": now,
-            }
+        results.append(
+            (
+                result_id,
+                run_id,
+                thread_id,
+                case_ids[test.key],
+                status_id,
+                test.elapsed,
+                test.file,
+                test.line,
+                test.assertions,
+                stamp,
+            )  # fmt: skip
         )
-        if test.fields:
-            fields.extend(field_rows(test.fields, run_id, thread_id, result_id))
-        if test.artifacts:
-            artifacts.extend(artifact_rows(test.artifacts, run_id, thread_id, result_id))
-    ingest.insert_results(conn, rows)
-    db.insert_fields(conn, fields)
-    db.insert_artifacts(conn, artifacts)
+        for f in test.fields or ():
+            meta = json.dumps(f.meta, ensure_ascii=False) if f.meta is not None else None
+            fields.append(
+                (run_id, thread_id, result_id, f.type, f.name, f.value, meta, f.is_highlight)
+            )
+        for a in test.artifacts or ():
+            artifacts.append(
+                (run_id, thread_id, result_id, a.name, a.note, a.url, a.mime_type, a.size)
+            )
+    ingest.insert_rows(conn, "automation_run_tests", ingest.RESULT_COLUMNS, results)
+    ingest.insert_rows(conn, "automation_fields", ingest.FIELD_COLUMNS, fields)
+    ingest.insert_rows(conn, "automation_artifacts", ingest.ARTIFACT_COLUMNS, artifacts)
 
 
 def complete_thread(engine: Engine, who: Principal, thread_id: int, body: ThreadComplete) -> None:
