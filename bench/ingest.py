@@ -302,6 +302,10 @@ def bench_backend(backend: str, args: argparse.Namespace, bodies: list[bytes]) -
         stack.callback(shutil.rmtree, tmp, ignore_errors=True)
         print(f"[{backend}] direct: {args.tests} tests into a fresh database ...", flush=True)
         out["direct"] = direct_ingest(new_database(stack, backend, args.pg_url, tmp, "d"), bodies)
+        # Let the kernel write back what the direct phase left before the HTTP phase runs.
+        for leftover in Path(tmp).glob("d.db*"):
+            leftover.unlink()
+        os.sync()
         url = new_database(stack, backend, args.pg_url, tmp, "http")
         port, token, pid = start_server(stack, url, tmp, "http")
         cmd = [RUNHUB, "admin", "create-project", "bench", "--database", url]

@@ -12,7 +12,6 @@ from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
-from starlette.middleware.gzip import GZipMiddleware
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
@@ -20,7 +19,7 @@ from starlette.routing import Route
 from runhub.api.common import RateLimiter, json_response
 from runhub.api.docs import docs_routes
 from runhub.api.metrics import RequestMetrics, metrics_endpoint
-from runhub.api.middleware import AccessLogMiddleware, ApiAuthMiddleware
+from runhub.api.middleware import AccessLogMiddleware, ApiAuthMiddleware, GZipReadsMiddleware
 from runhub.api.openapi import build_openapi
 from runhub.api.routes import api_routes
 from runhub.db.engine import WalCheckpointer, is_sqlite, make_engine
@@ -104,7 +103,7 @@ def create_app(settings: Settings, engine: Engine | None = None) -> Starlette:
     metrics = RequestMetrics()
     middleware = [
         Middleware(AccessLogMiddleware, metrics=metrics, log_lines=settings.access_log),
-        Middleware(GZipMiddleware, minimum_size=4096, compresslevel=4),
+        Middleware(GZipReadsMiddleware),
         Middleware(ApiAuthMiddleware, engine=db, rate_limiter=rate_limiter),
     ]
     app = Starlette(

@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import Engine
 from starlette.concurrency import run_in_threadpool
+from starlette.middleware.gzip import GZipMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from runhub.api.common import RateLimiter, json_response
@@ -56,6 +57,21 @@ class ApiAuthMiddleware:
             return
         scope["state"]["principal"] = who
         await self.app(scope, receive, send)
+
+
+class GZipReadsMiddleware:
+    """Compress GET answers (lists can be large); writes answer 201/204 with tiny bodies and
+    skip the compression wrapper, which cost ingest about 8% of its time."""
+
+    def __init__(self, app: ASGIApp, minimum_size: int = 4096, compresslevel: int = 4) -> None:
+        self.app = app
+        self.gzip_app = GZipMiddleware(app, minimum_size=minimum_size, compresslevel=compresslevel)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["method"] in ("GET", "HEAD"):
+            await self.gzip_app(scope, receive, send)
+        else:
+            await self.app(scope, receive, send)
 
 
 class AccessLogMiddleware:
