@@ -32,6 +32,14 @@ def register(commands: argparse._SubParsersAction) -> None:
     p.add_argument("--no-migrate", action="store_true", help="do not apply pending migrations")
     p.add_argument("--tls-cert", metavar="FILE", help="serve HTTPS with this certificate (PEM)")
     p.add_argument("--tls-key", metavar="FILE", help="the certificate's private key (PEM)")
+    p.add_argument(
+        "--trusted-proxy",
+        action="append",
+        default=None,
+        metavar="IP",
+        help="honour X-Forwarded-Proto/-For from this proxy address (repeatable; also "
+        "RUNHUB_TRUSTED_PROXIES, comma-separated); without it they are ignored",
+    )
     p.set_defaults(handler=run)
 
 
@@ -61,6 +69,9 @@ def run(args: argparse.Namespace) -> int:
     for path in (args.tls_cert, args.tls_key):
         if path and not os.path.isfile(path):
             fail(f"no such file: {path}")
+    trusted = args.trusted_proxy or [
+        ip.strip() for ip in os.environ.get("RUNHUB_TRUSTED_PROXIES", "").split(",") if ip.strip()
+    ]
     url = database_url(args)
     engine = open_engine(args)
     scheme = "https" if args.tls_cert else "http"
@@ -98,7 +109,8 @@ def run(args: argparse.Namespace) -> int:
         log_config=logging_config(),
         ssl_certfile=args.tls_cert,
         ssl_keyfile=args.tls_key,
-        proxy_headers=False,
+        proxy_headers=bool(trusted),
+        forwarded_allow_ips=",".join(trusted) if trusted else None,
         server_header=False,
     )
     return 0

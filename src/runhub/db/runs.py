@@ -7,7 +7,18 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, RowMapping, and_, case, func, insert, literal, select, update
+from sqlalchemy import (
+    Connection,
+    RowMapping,
+    Select,
+    and_,
+    case,
+    func,
+    insert,
+    literal,
+    select,
+    update,
+)
 from sqlalchemy.sql.elements import ColumnElement
 
 from runhub.db.schema import (
@@ -90,14 +101,17 @@ def run_filter(
 
 def page_runs(
     conn: Connection, where: ColumnElement[bool], descending: bool, offset: int, limit: int
-) -> tuple[int, list[RowMapping]]:
+) -> tuple[int, list[RowMapping], Select[Any]]:
+    """(total, the page's rows, a SELECT of the page's run ids for the follow-up queries:
+    one subquery instead of a hundred bound ids, which PostgreSQL plans far faster)."""
     total = conn.execute(select(func.count()).select_from(runs).where(where)).scalar_one()
     if descending:
         order = (runs.c.created_at.desc(), runs.c.id.desc())
     else:
         order = (runs.c.created_at.asc(), runs.c.id.asc())
     query = select(runs).where(where).order_by(*order).offset(offset).limit(limit)
-    return total, list(conn.execute(query).mappings())
+    ids = select(runs.c.id).where(where).order_by(*order).offset(offset).limit(limit)
+    return total, list(conn.execute(query).mappings()), ids
 
 
 def project_run_counts(conn: Connection, project_id: int) -> tuple[int, int]:
@@ -114,24 +128,35 @@ def run_ids_of_milestone(conn: Connection, milestone_id: int) -> list[int]:
     return list(conn.execute(query).scalars())
 
 
-def tags_of_runs(conn: Connection, run_ids: Sequence[int]) -> dict[int, list[str]]:
-    out: dict[int, list[str]] = {i: [] for i in run_ids}
-    if run_ids:
+RunIds = Sequence[int] | Select[Any]
+
+
+def _in(run_ids: RunIds) -> Sequence[int] | Select[Any]:
+    return run_ids if isinstance(run_ids, Select) else list(run_ids)
+
+
+def tags_of_runs(
+    conn: Connection, run_ids: RunIds, known_ids: Sequence[int] = ()
+) -> dict[int, list[str]]:
+    """Tags per run; every id of `known_ids` (or of a list `run_ids`) gets a list."""
+    ids = known_ids if isinstance(run_ids, Select) else run_ids
+    out: dict[int, list[str]] = {i: [] for i in ids}
+    if ids:
         query = (
             select(automation_run_tags.c.run_id, automation_run_tags.c.tag)
-            .where(automation_run_tags.c.run_id.in_(list(run_ids)))
+            .where(automation_run_tags.c.run_id.in_(_in(run_ids)))
             .order_by(automation_run_tags.c.run_id, automation_run_tags.c.tag)
         )
         for run_id, tag in conn.execute(query):
-            out[run_id].append(tag)
+            out.setdefault(run_id, []).append(tag)
         for tags in out.values():
             tags.sort()  # code-point order on every backend, whatever the collation
     return out
 
 
-def thread_totals(conn: Connection, run_ids: Sequence[int]) -> dict[int, dict[str, Any]]:
+def thread_totals(conn: Connection, run_ids: RunIds) -> dict[int, dict[str, Any]]:
     """Per run: summed status counts, thread counts and the largest thread elapsed."""
-    if not run_ids:
+    if not isinstance(run_ids, Select) and not run_ids:
         return {}
     elapsed = case(
         (threads.c.elapsed_observed > 0, threads.c.elapsed_observed),
@@ -145,7 +170,7 @@ def thread_totals(conn: Connection, run_ids: Sequence[int]) -> dict[int, dict[st
             func.max(elapsed).label("max_elapsed"),
             *[func.sum(threads.c[c]).label(c) for c in COUNT_COLUMNS],
         )
-        .where(threads.c.run_id.in_(list(run_ids)))
+        .where(threads.c.run_id.in_(_in(run_ids)))
         .group_by(threads.c.run_id)
     )
     return {row["run_id"]: dict(row) for row in conn.execute(query).mappings()}

@@ -289,10 +289,10 @@ def _milestone_expands(conn: Connection, rows: Sequence[Any], expands: Sequence[
         elif name == "milestone_types":
             out[name] = [{"id": 1, "name": "Milestone", "is_default": True}]
         elif name == "statuses":
-            table = table or StatusTable.load(conn)
+            table = table or StatusTable.cached(conn)
             out[name] = table.expand()
         elif name == "milestone_stats":
-            table = table or StatusTable.load(conn)
+            table = table or StatusTable.cached(conn)
             out[name] = [_milestone_stats(conn, table, r["id"]) for r in rows]
         else:  # issues: runhub links no issue trackers
             out[name] = []
@@ -325,7 +325,7 @@ def list_run_tests(
 ) -> dict:
     with read_tx(engine) as conn:
         visible_run(conn, who, run_id)
-        table = StatusTable.load(conn)
+        table = StatusTable.cached(conn)
         status_ids = table.ids_in_categories(categories) if categories is not None else None
         total, rows = results.page_results(
             conn, run_id, thread_id, status_ids, sort, descending, page.offset, page.per_page
@@ -376,7 +376,7 @@ def list_cases(
 ) -> dict:
     with read_tx(engine) as conn:
         visible_project(conn, who, project_id)
-        table = StatusTable.load(conn)
+        table = StatusTable.cached(conn)
         status_ids = table.ids_in_categories(categories) if categories is not None else None
         total, rows = results.page_cases(
             conn,

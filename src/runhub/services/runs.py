@@ -114,7 +114,7 @@ def complete_run(engine: Engine, who: Principal, run_id: int, body: RunComplete)
         require_write(who)
         if run["is_completed"]:
             return
-        table = StatusTable.load(conn)
+        table = StatusTable.cached(conn)
         now = utcnow()
         db.complete_threads(conn, db.threads.c.run_id == run_id, table.failed_ids, now, who.user_id)
         totals = db.thread_totals(conn, [run_id]).get(run_id, {})
@@ -142,7 +142,7 @@ def complete_run(engine: Engine, who: Principal, run_id: int, body: RunComplete)
 def get_run(engine: Engine, who: Principal, run_id: int, expands: Sequence[str]) -> dict[str, Any]:
     with read_tx(engine) as conn:
         run = visible_run(conn, who, run_id)
-        table = StatusTable.load(conn)
+        table = StatusTable.cached(conn)
         item = render.run(
             run,
             table,
@@ -195,13 +195,15 @@ def list_runs(engine: Engine, who: Principal, project_id: int, query: RunQuery) 
             created_after=query.created_after,
             created_before=query.created_before,
         )
-        total, rows = db.page_runs(
+        total, rows, page_ids = db.page_runs(
             conn, where, query.descending, query.page.offset, query.page.per_page
         )
-        ids = [r["id"] for r in rows]
-        table = StatusTable.load(conn)
-        tags = db.tags_of_runs(conn, ids)
-        totals = db.thread_totals(conn, ids)
+        table = StatusTable.cached(conn)
+        if rows:
+            tags = db.tags_of_runs(conn, page_ids, [r["id"] for r in rows])
+            totals = db.thread_totals(conn, page_ids)
+        else:
+            tags, totals = {}, {}
         items = [render.run(r, table, tags[r["id"]], totals.get(r["id"])) for r in rows]
         return envelope(query.page, total, items, run_expands(conn, table, rows, query.expands))
 

@@ -211,7 +211,7 @@ def complete_thread(engine: Engine, who: Principal, thread_id: int, body: Thread
             extra["elapsed_observed"] = body.elapsed_observed
         if body.elapsed_computed is not None:
             extra["elapsed_computed"] = body.elapsed_computed
-        table = StatusTable.load(conn)
+        table = StatusTable.cached(conn)
         db.complete_threads(
             conn, db.threads.c.id == thread_id, table.failed_ids, utcnow(), who.user_id, **extra
         )
