@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import time
@@ -61,6 +62,7 @@ class ServerProcess:
     token: str | None = None
     project_id: int = 0
     db_url: str = ""
+    verify: ssl.SSLContext | bool = True  # trusts the test CA when the server speaks HTTPS
     _files: list = field(default_factory=list)
 
     @property
@@ -77,7 +79,13 @@ class ServerProcess:
     def client(self, **kw: object) -> httpx.Client:
         """A client on the API with the bootstrap admin's token."""
         headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
-        return httpx.Client(base_url=self.base_url + "/api/v1", headers=headers, timeout=60, **kw)
+        return httpx.Client(
+            base_url=self.base_url + "/api/v1",
+            headers=headers,
+            timeout=60,
+            verify=self.verify,
+            **kw,  # type: ignore[arg-type]
+        )
 
     def stop(self, sig: int = signal.SIGTERM) -> int:
         """Signal the server and wait for it to exit; kill it after STOP_TIMEOUT_S."""
@@ -94,10 +102,35 @@ class ServerProcess:
         return self.process.returncode
 
 
-def _wait_until_healthy(server: ServerProcess) -> bool:
+@dataclass(frozen=True)
+class TlsFiles:
+    """A test CA and a server certificate it signed (for 127.0.0.1 and runhub.test)."""
+
+    ca_pem: Path
+    cert_pem: Path
+    key_pem: Path
+
+
+@pytest.fixture(scope="session")
+def tls_files(tmp_path_factory: pytest.TempPathFactory) -> TlsFiles:
+    import trustme
+
+    folder = tmp_path_factory.mktemp("tls")
+    ca = trustme.CA()
+    cert = ca.issue_cert("127.0.0.1", "runhub.test", "localhost")
+    files = TlsFiles(folder / "ca.pem", folder / "cert.pem", folder / "key.pem")
+    ca.cert_pem.write_to_path(str(files.ca_pem))
+    cert.cert_chain_pems[0].write_to_path(str(files.cert_pem))
+    for extra in cert.cert_chain_pems[1:]:
+        extra.write_to_path(str(files.cert_pem), append=True)
+    cert.private_key_pem.write_to_path(str(files.key_pem))
+    return files
+
+
+def _wait_until_healthy(server: ServerProcess, verify: ssl.SSLContext | bool = True) -> bool:
     """True once /healthz answers 200; False if the process exited first."""
     deadline = time.monotonic() + START_TIMEOUT_S
-    with httpx.Client(timeout=2) as client:
+    with httpx.Client(timeout=2, verify=verify) as client:
         while time.monotonic() < deadline:
             if server.process.poll() is not None:
                 return False
@@ -130,7 +163,7 @@ def start_server(tmp_path: Path) -> Iterator[StartServer]:
     """
     started: list[ServerProcess] = []
 
-    def launch(db_url: str, args: Sequence[str], env: dict[str, str]) -> ServerProcess:
+    def launch(db_url: str, args: Sequence[str], env: dict[str, str], scheme: str) -> ServerProcess:
         port = free_port()
         n = len(started)
         stdout_path, stderr_path = tmp_path / f"server{n}.out", tmp_path / f"server{n}.err"
@@ -154,7 +187,7 @@ def start_server(tmp_path: Path) -> Iterator[StartServer]:
         )
         server = ServerProcess(
             process,
-            f"http://127.0.0.1:{port}",
+            f"{scheme}://127.0.0.1:{port}",
             stdout_path,
             stderr_path,
             db_url=db_url,
@@ -169,15 +202,20 @@ def start_server(tmp_path: Path) -> Iterator[StartServer]:
         args: Sequence[str] = (),
         access_log: bool = False,
         env: dict[str, str] | None = None,
+        tls: TlsFiles | None = None,
     ) -> ServerProcess:
         env = {**({} if access_log else {"RUNHUB_ACCESS_LOG": "0"}), **(env or {})}
+        scheme, verify = "http", True
+        if tls is not None:
+            args = [*args, "--tls-cert", str(tls.cert_pem), "--tls-key", str(tls.key_pem)]
+            scheme, verify = "https", ssl.create_default_context(cafile=str(tls.ca_pem))
         token = None
         for _attempt in range(3):
-            server = launch(db_url, args, env)
-            healthy = _wait_until_healthy(server)
+            server = launch(db_url, args, env, scheme)
+            healthy = _wait_until_healthy(server, verify)
             token = token or _token_from(server.stdout)
             if healthy:
-                server.token = token
+                server.token, server.verify = token, verify
                 return server
             if "address already in use" not in server.stderr.lower():
                 break
