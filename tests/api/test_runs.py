@@ -704,6 +704,8 @@ def test_users(api: Api) -> None:
     body = me.json()
     assert set(body) == {"id", "name", "timezone", "date_format", "time_format"}
     assert body["name"] == "Member"
+    # Scripts written against Testmo get strings, never null, for the display settings.
+    assert all(isinstance(body[k], str) for k in ("timezone", "date_format", "time_format"))
     users = api.get("/users").json()
     assert [u["name"] for u in users["result"]] == ["Admin", "Member", "Viewer", "Outsider"]
     assert users["total"] == 4 and users["expands"] == {}

@@ -202,7 +202,13 @@ def record_source_run(conn: Connection, source_id: int, now: datetime) -> None:
 
 
 def record_source_completion(
-    conn: Connection, source_id: int, status: int, tests: int, elapsed: int, now: datetime
+    conn: Connection,
+    source_id: int,
+    status: int,
+    tests: int,
+    elapsed: int,
+    now: datetime,
+    user_id: int,
 ) -> None:
     t = automation_sources
     conn.execute(
@@ -214,6 +220,7 @@ def record_source_completion(
             elapsed_sum=t.c.elapsed_sum + elapsed,
             status=status,
             updated_at=now,
+            updated_by=user_id,
         )
     )
 

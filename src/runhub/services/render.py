@@ -12,6 +12,11 @@ from runhub.timeutil import render as ts
 
 Row = Mapping[Any, Any]  # a database row (SQLAlchemy RowMapping)
 
+# Users have no display preferences in runhub yet; Testmo always sends strings here.
+DEFAULT_TIMEZONE = "UTC"
+DEFAULT_DATE_FORMAT = "YYYY-MM-DD"
+DEFAULT_TIME_FORMAT = "HH:mm"
+
 
 def field(row: Row) -> dict[str, Any]:
     meta = row["meta"]
@@ -152,9 +157,9 @@ def user(row: Row) -> dict[str, Any]:
         "name": row["name"],
         "email": row["email"],
         "type": 1,
-        "timezone": row["timezone"],
-        "date_format": None,
-        "time_format": None,
+        "timezone": row["timezone"] or DEFAULT_TIMEZONE,
+        "date_format": DEFAULT_DATE_FORMAT,
+        "time_format": DEFAULT_TIME_FORMAT,
         "notifications": 1,
         "tfa_enabled": False,
         "is_active": bool(row["is_active"]),
@@ -173,7 +178,7 @@ def current_user(row: Row) -> dict[str, Any]:
     return {
         "id": row["id"],
         "name": row["name"],
-        "timezone": row["timezone"],
-        "date_format": None,
-        "time_format": None,
+        "timezone": row["timezone"] or DEFAULT_TIMEZONE,
+        "date_format": DEFAULT_DATE_FORMAT,
+        "time_format": DEFAULT_TIME_FORMAT,
     }

@@ -63,7 +63,7 @@ def _config_for(conn: Connection, project_id: int, body: RunCreate, now: datetim
     if body.config_id is not None:
         if not catalog.config_in_project(conn, project_id, body.config_id):
             raise invalid(
-                "config_id", "The config_id field names no configuration of this project."
+                "config_id", f"No configuration with id {body.config_id} exists in this project."
             )
         return body.config_id
     if body.config is not None:
@@ -77,7 +77,7 @@ def _milestone_for(
     if body.milestone_id is not None:
         if not catalog.milestone_in_project(conn, project_id, body.milestone_id):
             raise invalid(
-                "milestone_id", "The milestone_id field names no milestone of this project."
+                "milestone_id", f"No milestone with id {body.milestone_id} exists in this project."
             )
         return body.milestone_id
     if body.milestone is not None:
@@ -135,7 +135,7 @@ def complete_run(engine: Engine, who: Principal, run_id: int, body: RunComplete)
             updated_by=who.user_id,
         )
         catalog.record_source_completion(
-            conn, run["source_id"], status, counts["total_count"], elapsed, now
+            conn, run["source_id"], status, counts["total_count"], elapsed, now, who.user_id
         )
 
 
