@@ -18,7 +18,7 @@ class ArgumentParser(argparse.ArgumentParser):
 
 
 def build_parser() -> ArgumentParser:
-    from runhub.cli import admin, db, serve
+    from runhub.cli import admin, automation, db, serve
 
     parser = ArgumentParser(prog="runhub", description="Self-hosted server for CI test results.")
     parser.add_argument("--version", action="version", version=f"runhub {__version__}")
@@ -27,6 +27,7 @@ def build_parser() -> ArgumentParser:
     serve.register(commands)
     db.register(commands)
     admin.register(commands)
+    automation.register(commands)
     return parser
 
 

@@ -1,0 +1,1 @@
+"""runhub client: submit results to runhub (or Testmo) from any JUnit report."""
