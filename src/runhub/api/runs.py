@@ -17,6 +17,7 @@ from runhub.api.schemas import (
     ThreadCreate,
 )
 from runhub.db.results import RESULT_SORTS
+from runhub.errors import Unprocessable
 from runhub.services import catalog, runs, threads
 
 
@@ -70,10 +71,25 @@ async def create_thread(request: Request) -> Response:
     return created(await call(request, threads.create_thread, run_id, body))
 
 
+IDEMPOTENCY_KEY_MAX = 200
+
+
+def idempotency_key(request: Request) -> str | None:
+    """The `Idempotency-Key` header of an append: 1..200 characters, or absent."""
+    key = request.headers.get("idempotency-key")
+    if key is None:
+        return None
+    if not key or len(key) > IDEMPOTENCY_KEY_MAX:
+        message = f"The Idempotency-Key header must be 1..{IDEMPOTENCY_KEY_MAX} characters."
+        raise Unprocessable(message, errors={"Idempotency-Key": [message]})
+    return key
+
+
 async def append_thread(request: Request) -> Response:
     thread_id = path_id(request, "thread_id")
+    key = idempotency_key(request)
     body = await parse(request, ThreadAppend)
-    await call(request, threads.append_to_thread, thread_id, body)
+    await call(request, threads.append_to_thread, thread_id, body, key)
     return no_content()
 
 

@@ -1,7 +1,7 @@
 """`runhub automation:*`: the official testmo CLI's commands, same names, options, messages
 and exit codes (reference §8.2), so CI snippets work with `npx testmo` replaced by `runhub`.
 
-This module has the resources commands; the run commands follow (issue 4).
+The run commands live in runhub.cli.automation_run; the resources commands here.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ import sys
 from collections.abc import Callable
 from typing import NoReturn
 
+from runhub.cli import automation_run
 from runhub.client import resources
 
 
@@ -64,6 +65,8 @@ def _register(commands: argparse._SubParsersAction) -> None:
         parser.set_defaults(handler=handler)
         _common(parser)
         return parser
+
+    automation_run.register(command)
 
     p = command(
         "automation:resources:add-field",

@@ -19,6 +19,7 @@ from sqlalchemy import (
     select,
     update,
 )
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.sql.elements import ColumnElement
 
 from runhub.db.schema import (
@@ -29,6 +30,7 @@ from runhub.db.schema import (
     automation_run_tags,
     automation_run_threads,
     automation_runs,
+    idempotency_keys,
     project_members,
 )
 
@@ -321,3 +323,25 @@ def resources_of_tests(conn: Connection, test_ids: Sequence[int]) -> tuple[list,
     fields = conn.execute(select(f).where(f.c.test_id.in_(ids)).order_by(f.c.id)).mappings()
     artifacts = conn.execute(select(a).where(a.c.test_id.in_(ids)).order_by(a.c.id)).mappings()
     return list(fields), list(artifacts)
+
+
+# --- idempotency keys ---------------------------------------------------------------------
+
+
+def claim_idempotency_key(
+    conn: Connection, thread_id: int, key: str, now: datetime, expired_before: datetime
+) -> bool:
+    """Record `key` for the thread; False when it is already recorded since `expired_before`.
+
+    One INSERT ... ON CONFLICT DO UPDATE ... WHERE: a new key is inserted, an expired one
+    is renewed (both True), a live one is left alone (False). On PostgreSQL a concurrent
+    request with the same key waits here until the first one commits or rolls back.
+    """
+    dialect_insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
+    stmt = dialect_insert(idempotency_keys).values(thread_id=thread_id, key=key, created_at=now)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=[idempotency_keys.c.thread_id, idempotency_keys.c.key],
+        set_={"created_at": stmt.excluded.created_at},
+        where=idempotency_keys.c.created_at < expired_before,
+    )
+    return conn.execute(stmt.returning(idempotency_keys.c.thread_id)).first() is not None

@@ -357,3 +357,14 @@ automation_links = Table(
     Column("note", String(80)),
     Column("url", String(2048), nullable=False),
 )
+
+# Idempotency-Key headers of thread appends (decisions.md "Requests"): a key seen for the
+# same thread within 24 hours makes a repeated append a no-op. Old rows are replaced.
+idempotency_keys = Table(
+    "idempotency_keys",
+    metadata,
+    Column("thread_id", BigInteger, primary_key=True, autoincrement=False),
+    Column("key", String(200), primary_key=True),
+    _ts("created_at", nullable=False),
+    Index("ix_idempotency_keys_created_at", "created_at"),
+)

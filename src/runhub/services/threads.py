@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, Engine
@@ -109,13 +109,32 @@ def case_deltas(
     return list(deltas.values())
 
 
-def append_to_thread(engine: Engine, who: Principal, thread_id: int, body: ThreadAppend) -> None:
-    """Store a batch: all of it or, on any error, nothing (one transaction)."""
+IDEMPOTENCY_WINDOW = timedelta(hours=24)
+
+
+def append_to_thread(
+    engine: Engine,
+    who: Principal,
+    thread_id: int,
+    body: ThreadAppend,
+    idempotency_key: str | None = None,
+) -> None:
+    """Store a batch: all of it or, on any error, nothing (one transaction).
+
+    With an `idempotency_key` already recorded for this thread in the last 24 hours the
+    batch is not stored again (the caller still gets 204). The key is recorded in the same
+    transaction as the batch, so a batch that fails leaves no key behind.
+    """
     tests = body.tests or []
     now = utcnow()
     with write_tx(engine) as conn:
         table = StatusTable.cached(conn)
         status_ids = resolve_statuses(table, tests)
+        if idempotency_key is not None and not db.claim_idempotency_key(
+            conn, thread_id, idempotency_key, now, now - IDEMPOTENCY_WINDOW
+        ):
+            _open_thread(conn, who, thread_id)  # a repeat still needs access (404 / 403)
+            return
         # One statement checks that the thread is open and writable by this user and adds
         # the counts; only when it changes nothing do we find out why.
         home = None

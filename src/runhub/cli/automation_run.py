@@ -1,0 +1,451 @@
+"""`runhub automation:run:*`: submit, create, submit-thread and complete, with the official
+testmo CLI's options, output lines and exit codes (reference §8.1-§8.3, §8.6).
+
+Differences (better, documented in the README): http:// and localhost work, requests are
+retried (429/502/503/504, connection errors; `--max-retries`), appends carry an
+Idempotency-Key, reports of any number of entity references are read, and `--dry-run`
+shows what would be sent without a network.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import subprocess
+import sys
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+from runhub.client import resources as res
+
+BATCH_SIZE = 250
+_SOURCE = re.compile(r"^[a-zA-Z][a-zA-Z0-9-]+$")
+_TAG = re.compile(r"^[\w-]+$")
+
+
+class CommandError(Exception):
+    """Ends a command with exit code 1; the message is printed as the official CLI does."""
+
+
+def say(message: str) -> None:
+    print(message, flush=True)
+
+
+def register(command: Callable[..., argparse.ArgumentParser]) -> None:
+    p = command("automation:run:submit", submit, "create a run, submit results, complete it")
+    _run_options(p, create=True)
+    _results_options(p)
+    p.add_argument("--resources", metavar="FILE", help="fields, links and artifacts for the run")
+
+    p = command("automation:run:create", create, "create a new run for parallel threads")
+    _run_options(p, create=True)
+    p.add_argument("--resources", metavar="FILE", help="fields, links and artifacts for the run")
+
+    p = command("automation:run:submit-thread", submit_thread, "submit results as a new thread")
+    _run_options(p, create=False)
+    _results_options(p)
+    p.add_argument("--run-resources", metavar="FILE", help="fields, links, artifacts for the run")
+    p.add_argument("--thread-resources", metavar="FILE", help="fields, artifacts for the thread")
+
+    p = command("automation:run:complete", complete, "mark a run as completed")
+    _run_options(p, create=False)
+    p.add_argument(
+        "--no-measure-elapsed",
+        dest="measure_elapsed",
+        action="store_false",
+        help="take the run's time from its longest thread, not from the clock",
+    )
+    p.add_argument("--resources", metavar="FILE", help="fields, links and artifacts for the run")
+
+
+def _run_options(p: argparse.ArgumentParser, *, create: bool) -> None:
+    p.add_argument(
+        "--instance",
+        required=True,
+        metavar="URL",
+        help="the server's address (https://… or http://…)",
+    )
+    if create:
+        p.add_argument("--project-id", required=True, metavar="ID")
+        p.add_argument("--name", required=True)
+        p.add_argument("--source", required=True)
+        p.add_argument("--tags", nargs="+", metavar="TAG")
+        p.add_argument("--config")
+        p.add_argument("--config-id", metavar="ID")
+        p.add_argument("--milestone")
+        p.add_argument("--milestone-id", metavar="ID")
+    else:
+        p.add_argument("--run-id", required=True, metavar="ID")
+    p.add_argument("--proxy", metavar="URL", help="an HTTP(S) proxy for all requests")
+    p.add_argument(
+        "--max-retries",
+        type=int,
+        default=5,
+        metavar="N",
+        help="tries per request on 429/502/503/504 and connection errors (default 5)",
+    )
+
+
+def _results_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--results",
+        required=True,
+        nargs="+",
+        metavar="FILE",
+        help="JUnit XML files; one quoted pattern is expanded as a glob",
+    )
+    p.add_argument(
+        "--ignore-parse-error", action="store_true", help="skip files that cannot be parsed"
+    )
+    p.add_argument("--exec-suppress", action="store_true", help="hide the command's stdout")
+    p.add_argument(
+        "--exec-stop-error",
+        action="store_true",
+        help="stop without submitting when the command fails",
+    )
+    p.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="print what would be sent (counts per status and folder), no network",
+    )
+    p.add_argument("executable", nargs=argparse.REMAINDER, help="-- command to run and capture")
+
+
+# --- shared steps -----------------------------------------------------------------------
+
+
+def _positive(value: str | None, what: str) -> int | None:
+    if value is None:
+        return None
+    if not value.strip().isdigit() or int(value) < 1:
+        raise CommandError(f"{what} needs to be a positive number")
+    return int(value)
+
+
+def _origin(instance: str) -> str:
+    parts = urlsplit(instance.strip())
+    if not instance.strip():
+        raise CommandError("The Testmo instance address cannot be empty")
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise CommandError("The Testmo instance address must be a valid URL")
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+def _token() -> str:
+    token = (os.environ.get("TESTMO_TOKEN") or os.environ.get("RUNHUB_TOKEN") or "").strip()
+    if not token:
+        raise CommandError("Missing Testmo API token (TESTMO_TOKEN environment variable)")
+    return token
+
+
+def _client(args: argparse.Namespace) -> Any:
+    from runhub.client.api import Client
+
+    if args.proxy:
+        os.environ.setdefault("HTTPS_PROXY", args.proxy)
+        os.environ.setdefault("HTTP_PROXY", args.proxy)
+    return Client(_origin(args.instance), _token(), max_retries=max(1, args.max_retries))
+
+
+def _check_run_options(args: argparse.Namespace) -> None:
+    _positive(args.project_id, "Project ID")
+    if not args.name.strip():
+        raise CommandError("Name cannot be empty")
+    if not args.source.strip():
+        raise CommandError("Source cannot be empty")
+    if not _SOURCE.match(args.source.strip()):
+        raise CommandError("Invalid source name: needs to be a single word (with dashes allowed)")
+    for tag in args.tags or ():
+        if not _TAG.match(tag):
+            raise CommandError(
+                "Invalid tag name: only letters, numbers, underscore and dash allowed"
+            )
+    _positive(args.config_id, "Config ID")
+    _positive(args.milestone_id, "Milestone ID")
+
+
+def _resources(path: str | None) -> res.Resources:
+    if path is None:
+        return res.Resources()
+    if not os.path.exists(path):
+        raise CommandError(f"Resource file does not exist: {path}")
+    return res.Resources.read(path)
+
+
+@dataclass
+class Executed:
+    exit_code: int
+    elapsed_us: int
+    field: dict[str, Any]
+
+
+def _execute(argv: list[str], suppress: bool) -> Executed:
+    """Run the command, passing its output through, and capture it for the Output field."""
+    started = time.perf_counter()
+    try:
+        process = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    except OSError as exc:
+        raise CommandError(f"Could not execute {argv[0]}: {exc.strerror}") from None
+    captured: list[bytes] = []
+    stream = process.stdout
+    assert stream is not None
+    for chunk in iter(lambda: os.read(stream.fileno(), 65536), b""):
+        captured.append(chunk)
+        if not suppress:
+            sys.stdout.buffer.write(chunk)
+            sys.stdout.flush()
+    exit_code = process.wait()
+    elapsed_us = round((time.perf_counter() - started) * 1_000_000)
+    seconds = repr(elapsed_us / 1_000_000).removesuffix(".0")
+    output = b"".join(captured).decode("utf-8", "replace").strip()
+    value = (
+        f"Executing: {' '.join(argv)}\n\n{output}\n\n"
+        f"Exited after {seconds} seconds with exit code {exit_code}"
+    )
+    say(f"Program executed in {seconds} seconds with exit code {exit_code}")
+    return Executed(exit_code, elapsed_us, {"type": 4, "name": "Output", "value": value})
+
+
+def _command(args: argparse.Namespace) -> list[str]:
+    argv = list(args.executable or [])
+    if argv and argv[0] == "--":
+        argv = argv[1:]
+    return argv
+
+
+@dataclass
+class Collected:
+    tests: list[dict[str, Any]]
+    elapsed_us: int
+    files: int
+
+
+def _collect(args: argparse.Namespace) -> Collected:
+    from runhub.client import junit
+
+    say("Collecting log files ..")
+    tests: list[dict[str, Any]] = []
+    elapsed_us = files = 0
+    for path in junit.expand_results(args.results):
+        if not junit.is_result_file(path):
+            continue
+        report = junit.Report(path, None)
+        try:
+            found = list(junit.iter_tests(path, report))
+        except junit.ReportError as exc:
+            if not args.ignore_parse_error:
+                raise CommandError(f"Failed to parse file: {path}\n{exc}") from None
+            print(f"Failed to parse file: {path}", file=sys.stderr)
+            continue
+        files += 1
+        tests.extend(found)
+        if report.elapsed_us is not None:
+            elapsed_us += report.elapsed_us
+        else:
+            elapsed_us += sum(t.get("elapsed", 0) for t in found)
+    if files and tests:
+        say(f"Found {files} result files with a total of {len(tests)} tests")
+    else:
+        print("Warning: Could not find any valid result files or tests", file=sys.stderr)
+        print(
+            "Please review the --results option and specify one or more result files",
+            file=sys.stderr,
+        )
+        print("Ensure the files have an expected file extension (.xml) and format", file=sys.stderr)
+    return Collected(tests, elapsed_us, files)
+
+
+def _dry_run(collected: Collected) -> int:
+    say(f"Dry run: {len(collected.tests)} tests from {collected.files} files, nothing sent")
+    for status, n in sorted(Counter(t["status"] for t in collected.tests).items()):
+        say(f"  status {status}: {n}")
+    for folder, n in sorted(Counter(t["folder"] for t in collected.tests).items()):
+        say(f"  folder {folder}: {n}")
+    return 0
+
+
+@contextmanager
+def _progress(total: int) -> Iterator[Callable[[int], None]]:
+    """A rich progress bar on a terminal; plain silence in CI (CI=true or not a TTY)."""
+    if os.environ.get("CI", "").lower() in ("1", "true") or not sys.stdout.isatty() or not total:
+        yield lambda done: None
+        return
+    from rich.progress import Progress
+
+    with Progress(transient=True) as bar:
+        task = bar.add_task("Uploading", total=total)
+        yield lambda done: bar.update(task, completed=done)
+
+
+def _send(client: Any, thread_id: int, tests: list[dict[str, Any]]) -> None:
+    say("Sending tests to Testmo ..")
+    with _progress(len(tests)) as advance:
+        for start in range(0, len(tests), BATCH_SIZE):
+            client.append_thread(thread_id, tests[start : start + BATCH_SIZE])
+            advance(min(start + BATCH_SIZE, len(tests)))
+
+
+def _run_body(args: argparse.Namespace, resources: res.Resources) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "fields": resources.api_fields(),
+        "links": resources.api_links(),
+        "artifacts": resources.api_artifacts(),
+    }
+    if args.tags:
+        body["tags"] = args.tags
+    for key in ("config", "milestone"):
+        if getattr(args, key):
+            body[key] = getattr(args, key).strip()
+    for key in ("config_id", "milestone_id"):
+        if getattr(args, key):
+            body[key] = int(getattr(args, key))
+    return body
+
+
+# --- commands -----------------------------------------------------------------------------
+
+
+def _guard(action: Callable[[], int]) -> int:
+    from runhub.client.api import ApiError
+
+    try:
+        return action()
+    except (CommandError, res.ResourceError) as exc:
+        print(str(exc), file=sys.stderr)
+    except ApiError as exc:
+        print(str(exc), file=sys.stderr)
+        if exc.status == 401:
+            print("Please verify your Testmo API token", file=sys.stderr)
+        elif exc.status == 422:
+            for line in exc.validation_lines():
+                print(line, file=sys.stderr)
+    return 1
+
+
+def submit(args: argparse.Namespace) -> int:
+    def run() -> int:
+        _check_run_options(args)
+        argv = _command(args)
+        executed = _execute(argv, args.exec_suppress) if argv else None
+        if executed and args.exec_stop_error and executed.exit_code != 0:
+            return executed.exit_code
+        resources = _resources(args.resources)
+        if args.resources:
+            say(
+                f"Found {len(resources.fields)} fields, {len(resources.links)} links and "
+                f"{len(resources.artifacts)} artifacts"
+            )
+        collected = _collect(args)
+        if args.dry_run:
+            return _dry_run(collected)
+        client = _client(args)
+        body = _run_body(args, resources)
+        run_id = client.create_run(
+            int(args.project_id), args.name.strip(), args.source.strip(), **body
+        )
+        say(f"Created new test automation run (ID: {run_id})")
+        thread_id = client.create_thread(
+            run_id,
+            elapsed_computed=collected.elapsed_us,
+            elapsed_observed=executed.elapsed_us if executed else None,
+            fields=[executed.field] if executed else [],
+            artifacts=[],
+        )
+        say(f"Created new thread (ID: {thread_id})")
+        _send(client, thread_id, collected.tests)
+        client.complete_run(run_id, measure_elapsed=False)
+        say("Successfully sent tests and completed run")
+        say("Marked the run as completed")
+        return executed.exit_code if executed else 0
+
+    return _guard(run)
+
+
+def create(args: argparse.Namespace) -> int:
+    def run() -> int:
+        _check_run_options(args)
+        resources = _resources(args.resources)
+        client = _client(args)
+        body = _run_body(args, resources)
+        run_id = client.create_run(
+            int(args.project_id), args.name.strip(), args.source.strip(), **body
+        )
+        say(str(run_id))
+        return 0
+
+    return _guard(run)
+
+
+def submit_thread(args: argparse.Namespace) -> int:
+    def run() -> int:
+        run_id = _positive(args.run_id, "Run ID")
+        assert run_id is not None
+        argv = _command(args)
+        executed = _execute(argv, args.exec_suppress) if argv else None
+        if executed and args.exec_stop_error and executed.exit_code != 0:
+            return executed.exit_code
+        run_resources = _resources(args.run_resources)
+        thread_resources = _resources(args.thread_resources)
+        if args.run_resources:
+            say(
+                f"Found {len(run_resources.fields)} fields, {len(run_resources.links)} links "
+                f"and {len(run_resources.artifacts)} artifacts for the run"
+            )
+        if args.thread_resources:
+            say(
+                f"Found {len(thread_resources.fields)} fields and "
+                f"{len(thread_resources.artifacts)} artifacts for the thread"
+            )
+        collected = _collect(args)
+        if args.dry_run:
+            return _dry_run(collected)
+        client = _client(args)
+        if run_resources.has_any():
+            client.append_run(
+                run_id,
+                fields=run_resources.api_fields(),
+                links=run_resources.api_links(),
+                artifacts=run_resources.api_artifacts(),
+            )
+        fields = ([executed.field] if executed else []) + thread_resources.api_fields()
+        thread_id = client.create_thread(
+            run_id,
+            elapsed_computed=collected.elapsed_us,
+            elapsed_observed=executed.elapsed_us if executed else None,
+            fields=fields,
+            artifacts=thread_resources.api_artifacts(),
+        )
+        say(f"Created new thread (ID: {thread_id})")
+        _send(client, thread_id, collected.tests)
+        client.complete_thread(thread_id)
+        say("Successfully sent tests and completed thread")
+        say("Marked the thread as completed")
+        return executed.exit_code if executed else 0
+
+    return _guard(run)
+
+
+def complete(args: argparse.Namespace) -> int:
+    def run() -> int:
+        run_id = _positive(args.run_id, "Run ID")
+        assert run_id is not None
+        resources = _resources(args.resources)
+        client = _client(args)
+        if resources.has_any():
+            client.append_run(
+                run_id,
+                fields=resources.api_fields(),
+                links=resources.api_links(),
+                artifacts=resources.api_artifacts(),
+            )
+        client.complete_run(run_id, measure_elapsed=args.measure_elapsed)
+        say("Marked the test run as completed")
+        return 0
+
+    return _guard(run)
