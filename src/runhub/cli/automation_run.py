@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import os
 import re
+import ssl
 import subprocess
 import sys
 import time
@@ -150,7 +151,23 @@ def _client(args: argparse.Namespace) -> Any:
     if args.proxy:
         os.environ.setdefault("HTTPS_PROXY", args.proxy)
         os.environ.setdefault("HTTP_PROXY", args.proxy)
-    return Client(_origin(args.instance), _token(), max_retries=max(1, args.max_retries))
+    return Client(
+        _origin(args.instance), _token(), max_retries=max(1, args.max_retries), verify=_trust()
+    )
+
+
+CA_VARIABLES = ("SSL_CERT_FILE", "REQUESTS_CA_BUNDLE", "NODE_EXTRA_CA_CERTS")
+
+
+def _trust() -> ssl.SSLContext:
+    """The system's CAs plus any named by SSL_CERT_FILE, REQUESTS_CA_BUNDLE or (as for the
+    official CLI) NODE_EXTRA_CA_CERTS, so the same CI settings work with both tools."""
+    context = ssl.create_default_context()
+    for name in CA_VARIABLES:
+        path = os.environ.get(name)
+        if path and os.path.isfile(path):
+            context.load_verify_locations(cafile=path)
+    return context
 
 
 def _check_run_options(args: argparse.Namespace) -> None:
