@@ -1,0 +1,101 @@
+"""`runhub automation:run:*` against the real server over plain HTTP, as a CI job runs it."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from .conftest import RUNHUB, ServerProcess, free_port
+
+pytestmark = pytest.mark.e2e
+FIXTURES = Path(__file__).parents[3] / "shared" / "fixtures" / "junit"
+REPORT = FIXTURES / "pytest" / "pytest-xunit1-failure-skip.xml"  # 5 tests
+
+
+def runhub(
+    server: ServerProcess | None, *args: str, token: str | None = None, cwd: Path | None = None
+) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("RUNHUB_", "TESTMO_"))}
+    env["CI"] = "true"
+    if server is not None:
+        env["TESTMO_TOKEN"] = server.token if token is None else token
+    return subprocess.run(
+        [RUNHUB, *args], env=env, cwd=cwd, capture_output=True, text=True, timeout=120
+    )
+
+
+def test_submit_then_read_back(live_server: ServerProcess) -> None:
+    done = runhub(
+        live_server, "automation:run:submit", "--instance", live_server.base_url,
+        "--project-id", str(live_server.project_id), "--name", "Nightly", "--source", "unit",
+        "--results", str(REPORT), "--tags", "nightly",
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert "Collecting log files .." in lines
+    assert "Found 1 result files with a total of 5 tests" in lines
+    assert any(line.startswith("Created new test automation run (ID: ") for line in lines)
+    assert lines[-1] == "Marked the run as completed"
+    with live_server.client() as client:
+        run = client.get(f"/projects/{live_server.project_id}/automation/runs").json()["result"][0]
+    assert run["is_completed"] and run["total_count"] == 5 and run["tags"] == ["nightly"]
+
+
+def test_parallel_threads_and_command_mode(live_server: ServerProcess, tmp_path: Path) -> None:
+    base = ("--instance", live_server.base_url)
+    created = runhub(
+        live_server, "automation:run:create", *base, "--project-id", str(live_server.project_id),
+        "--name", "Parallel", "--source", "unit",
+    )  # fmt: skip
+    assert created.returncode == 0, created.stderr
+    run_id = created.stdout.strip()
+    assert run_id.isdigit()
+    for _ in range(2):
+        done = runhub(
+            live_server, "automation:run:submit-thread", *base, "--run-id", run_id,
+            "--results", str(REPORT), "--", "sh", "-c", "echo from-the-job; exit 3",
+        )  # fmt: skip
+        assert done.returncode == 3, done.stderr
+        assert "from-the-job" in done.stdout
+    done = runhub(live_server, "automation:run:complete", *base, "--run-id", run_id)
+    assert done.returncode == 0 and done.stdout.strip() == "Marked the test run as completed"
+    with live_server.client() as client:
+        run = client.get(f"/automation/runs/{run_id}").json()["result"]
+    assert run["is_completed"] and run["thread_count"] == 2 and run["total_count"] == 10
+    output = run["threads"][0]["fields"][0]
+    assert output["name"] == "Output" and "exit code 3" in output["value"]
+
+
+def test_dry_run_needs_no_server_or_token(tmp_path: Path) -> None:
+    done = runhub(
+        None, "automation:run:submit", "--instance", f"http://127.0.0.1:{free_port()}",
+        "--project-id", "1", "--name", "x", "--source", "unit", "--results", str(REPORT),
+        "--dry-run",
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "Dry run: 5 tests from 1 files, nothing sent" in done.stdout
+
+
+def test_errors_read_like_the_official_cli(live_server: ServerProcess) -> None:
+    base = ("--instance", live_server.base_url, "--name", "x", "--source", "unit")
+    results = ("--results", str(REPORT))
+    bad_token = runhub(
+        live_server, "automation:run:submit", *base, "--project-id", "1", *results,
+        token="wrong",
+    )  # fmt: skip
+    assert bad_token.returncode == 1
+    assert "Server response (401)" in bad_token.stderr
+    assert "Please verify your Testmo API token" in bad_token.stderr
+    unknown = runhub(live_server, "automation:run:submit", *base, "--project-id", "999", *results)
+    assert unknown.returncode == 1 and "Server response (404)" in unknown.stderr
+    no_token = runhub(None, "automation:run:create", *base, "--project-id", "1")
+    assert no_token.returncode == 1
+    assert "Missing Testmo API token (TESTMO_TOKEN environment variable)" in no_token.stderr
+    bad_source = runhub(
+        live_server, "automation:run:create", "--instance", live_server.base_url,
+        "--project-id", "1", "--name", "x", "--source", "not one word",
+    )  # fmt: skip
+    assert bad_source.returncode == 1 and "Invalid source name" in bad_source.stderr
