@@ -10,32 +10,48 @@ only when known.  Truncation follows §8.7.
 CLI quirks mirrored on purpose (so keys and fields stay identical on the wire):
 * numeric character references other than those for ' " < > & are kept as literal text
   (`&#13;` stays `&#13;`), as fast-xml-parser does; CDATA and comments are left alone;
-* attribute values are trimmed; `classname` (else `class`) counts only when non-empty;
+* attribute values keep literal newlines and tabs (no XML attribute-value normalisation;
+  CRLF/CR become LF as everywhere) and are trimmed; `classname` (else `class`) counts only
+  when non-empty;
+* element text: each run of text between tags is trimmed, CDATA is kept verbatim (`_text`);
+* only the first `<system-out>`, `<system-err>` and `<properties>` of a testcase count;
+  `[[ATTACHMENT|…]]`/`[[PROPERTY|…]]` markers are recognised line by line, at line start;
+* non-URL attachments are string fields named as given (`attachment`, repeated as is);
+  URLs are those matching the CLI's `^http?s://` (so `http://` is not one);
 * time: the first comma becomes a decimal point; JS `Math.round` (half up) to µs.
 
-Intended differences from the CLI (runhub is better here):
-1. No 1,000-entity limit: any number of `&lt;`, `&quot;`… is read (the CLI refuses the file).
+Intended differences from the CLI (runhub is better here); the fixtures under
+shared/fixtures/junit that differ from the CLI on the wire, all for these reasons, are
+named in brackets:
+1. No 1,000-entity limit: any number of `&lt;`, `&quot;`… is read (the CLI refuses the
+   file) [jest/jest-junit-large-600kb.xml].
 2. Exponent times (`4.5e-05`) are read (CLI: no elapsed); a time holding both `,` and `.`
-   (`2,503.1`) reads the comma as a thousands separator (CLI: no elapsed); `1.` reads as 1.
+   (`2,503.1`) reads the comma as a thousands separator (CLI: no elapsed); `1.` reads as 1
+   [cpp/cunit-failure.xml, perl/perl-scientific-notation-time.xml].
 3. Tests are yielded in document order; the CLI emits a suite's child suites before its own
-   testcases (only differs when a suite holds testcases *and* nested suites).
+   testcases (only differs when a suite holds testcases *and* nested suites)
+   [edge-cases/jenkins-xsd-style.xml, phpunit/phpunit-legacy-75-tests.xml,
+   phpunit/phpunit-11-phpt.xml].
 4. Rerun elements (`flakyFailure`, `flakyError`, `rerunFailure`, `rerunError`) each yield an
-   extra result of the same test (status failure/error, their message, output and time)
-   before the final result; pass `reruns=False` to get exactly the CLI's results.
+   extra result of the same test (status failure/error, their message, else `<stackTrace>`,
+   output and time) before the final result; pass `reruns=False` to get exactly the CLI's
+   results [maven-surefire/surefire*-flaky*, *-rerun*, *-reruns*, rust/nextest-*,
+   rust/quick-junit-all-elements.xml, stress/STRESS-jenkins-synthetic-huge.xml].
 5. Hostile or broken input raises `ReportError` instead of being half-read: DTDs/entities
    (never resolved: no network or file access), malformed XML, zero-byte files, and a root
-   element other than `testsuites`/`testsuite` (the CLI silently sends 0 tests for those).
+   element other than `testsuites`/`testsuite` (the CLI silently sends 0 tests for those)
+   [maven-failsafe/failsafe-summary.xml].
    Errors surface while iterating, so tests already yielded from a truncated file stay
    yielded; a caller that must be all-or-nothing should collect first.
 
 TODO (not implemented, precisely):
-* `[[PROPERTY|…]]`/`[[ATTACHMENT|…]]` markers: handled for the common forms only (see
-  `_MARKER`); the CLI's exact treatment of malformed markers is not verified.
-* Several `<system-out>` elements in one testcase are joined with a newline (CLI behaviour
-  unverified).
+* Attachment MIME types come from Python's built-in table plus `_MIME_DB` overrides; the
+  CLI uses mime-db, so rare extensions may get a different (or no) `mime_type`.
+* A processing instruction inside element text does not split the text for trimming
+  (fast-xml-parser trims on both sides of it).
 * The rewriter script (`--results-rewriter`) is not supported here.
 * Non-UTF-8/ASCII-compatible encodings (UTF-16) parse, but numeric references are then
-  expanded instead of kept literal.
+  expanded, attribute newlines normalised and CDATA trimmed, unlike the CLI.
 """
 
 from __future__ import annotations
@@ -76,25 +92,33 @@ MAX_FIELDS = 24
 MAX_STEPS = 99
 
 FIELD_STRING, FIELD_TEXT, FIELD_HTML, FIELD_CONSOLE, FIELD_URL = 1, 2, 3, 4, 5
-_TYPE_PREFIXES = {
-    "string:": FIELD_STRING,
-    "url:": FIELD_URL,
-    "text:": FIELD_TEXT,
-    "console:": FIELD_CONSOLE,
-    "html:": FIELD_HTML,
-}
+_TYPES = dict(zip(("string", "text", "html", "console", "url"), range(1, 6), strict=True))
 
 _TIME = re.compile(r"^[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?$")
 _INT = re.compile(r"^[0-9]+$")
-_STEP = re.compile(r"^step[^\[]*(?:\[([^\]]*)\])?$", re.IGNORECASE)
-_MARKER = re.compile(
-    r"\[\[ATTACHMENT\|([^\]]*)\]\]"
-    r"|\[\[PROPERTY\|([^\]=]*)=([^\]]*)\]\]"
-    r"|\[\[PROPERTY\|([^\]=]*)\]\](.*?)\[\[/PROPERTY\]\]",
-    re.DOTALL,
+# JavaScript's `\s`/`trim()` set and `.` (no line terminators), to match the CLI's regexes.
+_JS_WS = " \t\n\v\f\r\u00a0\u1680\u2028\u2029\u202f\u205f\u3000\ufeff" + "".join(
+    map(chr, range(0x2000, 0x200B))
 )
-# What the reference-keeping filter must look at: CDATA/comment openers and numeric refs.
-_TOKEN = re.compile(rb"<!\[CDATA\[|<!--|&#(x[0-9a-fA-F]+|[0-9]+);")
+_S = "[" + _JS_WS + "]"
+_DOT = "[^\n\r\u2028\u2029]"
+_STEP = re.compile(r"^step\d*", re.IGNORECASE | re.ASCII)
+_STEP_STATUS = re.compile(r"^step\d*\[([^\]]+)\]+", re.IGNORECASE | re.ASCII)
+_ATTACHMENT_NAME = re.compile(r"^attachment", re.IGNORECASE)
+_TYPE_HINT = re.compile(f"^(string|url|text|console|html):{_DOT}*\\Z")
+_URL = re.compile(r"^http?s://")
+_LINE_ATTACHMENT = re.compile(f"^{_S}*\\[\\[ATTACHMENT\\|([^\\]]+)\\]\\]")
+_LINE_PROPERTY = re.compile(f"^{_S}*\\[\\[PROPERTY\\|([^=]+)=({_DOT}+)\\]\\]\\Z")
+_LINE_PROPERTY_START = re.compile(f"^{_S}*\\[\\[PROPERTY\\|({_DOT}+)\\]\\]\\Z")
+_LINE_PROPERTY_END = re.compile(f"{_S}*\\[\\[/PROPERTY\\]\\]")
+_CDATA_TAG = "runhub-cdata-section"  # the filter wraps each CDATA section in this element
+# What the byte filter looks at, per state: text, inside a start tag, inside "/' values.
+_TOKEN = re.compile(rb"<!\[CDATA\[|<!--|<[A-Za-z_:\x80-\xff]|&#(x[0-9a-fA-F]+|[0-9]+);")
+_IN_TAG = re.compile(rb"[\"'>]")
+_IN_VALUE = {
+    q: re.compile(re.escape(q) + rb"|&#(x[0-9a-fA-F]+|[0-9]+);|\r\n?|[\n\t]") for q in (b'"', b"'")
+}
+_WS_REFS = {b"\r": b"&#10;", b"\r\n": b"&#10;", b"\n": b"&#10;", b"\t": b"&#9;"}
 _KEPT_REFS = frozenset({b"38", b"x26", b"39", b"x27", b"62", b"x3E", b"60", b"x3C", b"34", b"x22"})
 _TAIL = 32  # longest partial token carried between chunks
 _SNIFF = 1 << 16
@@ -156,16 +180,24 @@ def _local(tag: object) -> str:
     return tag.rpartition("}")[2] if isinstance(tag, str) else ""
 
 
+def _trim(value: str) -> str:
+    return value.strip(_JS_WS)
+
+
 def _attr(element: ET.Element, name: str) -> str | None:
-    value = element.get(name)
-    if value is None:
-        return None
-    value = value.strip()
-    return value or None
+    value = element.get(name)  # None, like an empty or blank value, means "not given"
+    return (_trim(value) or None) if value is not None else None
 
 
 def _text(element: ET.Element) -> str | None:
-    return (element.text or "").strip() or None
+    """An element's own text as fast-xml-parser builds it: each run of text between tags
+    trimmed, CDATA sections kept verbatim, all concatenated; None when that is empty."""
+    parts = [_trim(element.text or "")]
+    for child in element:
+        if _local(child.tag) == _CDATA_TAG:
+            parts.append(child.text or "")
+        parts.append(_trim(child.tail or ""))
+    return "".join(parts) or None
 
 
 def parse_seconds(value: str | None) -> int | None:
@@ -184,9 +216,9 @@ def parse_seconds(value: str | None) -> int | None:
 
 def _elapsed(element: ET.Element) -> int | None:
     for name in ("time", "duration"):
-        value = _attr(element, name)
+        value = parse_seconds(_attr(element, name))
         if value is not None:
-            return parse_seconds(value)
+            return value
     return None
 
 
@@ -213,27 +245,18 @@ def _field(kind: int, name: str, value: str, highlight: bool | None = False) -> 
     return field
 
 
-def _status_field(element: ET.Element, label: str) -> dict[str, Any] | None:
+def _status_field(element: ET.Element, label: str, rerun: bool = False) -> dict[str, Any] | None:
     """Console field for a skipped/failure/error (or rerun) element; None without info."""
-    message, kind = _attr(element, "message"), _attr(element, "type")
-    text = _text(element)
-    if text is None:
-        trace = element.find("stackTrace")
-        text = _text(trace) if trace is not None else None
-    meta: dict[str, str] = {}
-    if text is not None:
-        value = text
-        if message is not None:
-            meta["message"] = _cut(message)
-        if kind is not None:
-            meta["type"] = _cut(kind)
-    elif message is not None:
-        value = message
-        if kind is not None:
-            meta["type"] = _cut(kind)
-    elif kind is not None:
-        value = kind
-    else:
+    value, meta = _text(element), {}
+    if rerun and value is None and (trace := element.find("stackTrace")) is not None:
+        value = _text(trace)  # surefire's rerun elements
+    for name in ("message", "type"):  # the first one known is the value, later ones meta
+        if (attr := _attr(element, name)) is not None:
+            if value is None:
+                value = attr
+            else:
+                meta[name] = _cut(attr)
+    if value is None:
         return None
     field: dict[str, Any] = {"type": FIELD_CONSOLE, "name": label}
     if meta:
@@ -243,91 +266,136 @@ def _status_field(element: ET.Element, label: str) -> dict[str, Any] | None:
     return field
 
 
+_MIME = mimetypes.MimeTypes(filenames=())  # Python's built-in table only, not /etc/mime.types
+# Where Python's table and the CLI's (mime-db) disagree, for extensions likely in reports.
+_MIME_DB = {
+    "xml": "application/xml", "log": "text/plain", "ini": "text/plain", "yaml": "text/yaml",
+    "yml": "text/yaml", "js": "application/javascript", "ts": "video/mp2t",
+    "sh": "application/x-sh", "java": "text/x-java-source", "c": "text/x-c", "h": "text/x-c",
+    "wav": "audio/wave", "pl": "application/x-perl", "py": "", "pyc": "", "o": "", "a": "",
+    "tgz": "", "srt": "application/x-subrip", "opus": "audio/ogg", "aac": "audio/x-aac",
+    "mht": "", "mhtml": "", "bat": "application/x-msdownload", "exe": "application/x-msdos-program",
+}  # fmt: skip
+_Fields = list[dict[str, Any]]
+
+
+def _basename(value: str) -> str:
+    """Node's posix `path.basename`: the part after the last `/` (trailing ones ignored)."""
+    return value.rstrip("/").rpartition("/")[2]
+
+
+def _mime_type(file_name: str) -> str | None:
+    """The CLI's `mime-types` lookup: by the text after the last dot, lower-cased."""
+    ext = f"x.{file_name}".rpartition(".")[2].lower()
+    if not ext:
+        return None
+    mime = _MIME_DB.get(ext)
+    return (mime or None) if mime is not None else _MIME.types_map[True].get("." + ext)
+
+
+def _steps_field(steps: list[tuple[str | None, str]]) -> dict[str, Any] | None:
+    if not steps:
+        return None
+    parts = ["<test-steps>"]
+    for status, content in steps[:MAX_STEPS]:
+        attr = f' status="{status}"' if status else ""
+        parts.append(f"<test-step{attr}>{content}</test-step>\n")
+    parts.append("</test-steps>")
+    return _field(FIELD_HTML, "Steps", "".join(parts))
+
+
 # -- per-testcase collection ----------------------------------------------------------------
 
 
 class _Extras:
-    """Attachments, property fields and steps of one testcase, in the CLI's order."""
+    """Attachments, fields and steps of one testcase's output and properties, in the CLI's
+    order: output markers first, then the first `<properties>`."""
 
     def __init__(self) -> None:
         self.attachments: list[tuple[str, str]] = []
-        self.marker_fields: list[dict[str, Any]] = []
-        self.property_fields: list[dict[str, Any]] = []
-        self.steps: list[tuple[str | None, str]] = []
+        self.output_fields: list[dict[str, Any]] = []
+        self.properties: list[tuple[str, str, bool]] = []
 
-    def add_property(self, name: str, value: str, multiline: bool, markers: bool = False) -> None:
-        target = self.marker_fields if markers else self.property_fields
-        for prefix, kind in _TYPE_PREFIXES.items():
-            if name.startswith(prefix):
-                name = name[len(prefix) :]
-                if kind == FIELD_URL and not value.startswith("https://"):
-                    kind = FIELD_STRING
-                target.append(_field(kind, name, value))
-                return
-        if name.lower().startswith("attachment"):
-            self.attachments.append((name, value))
-            return
-        step = _STEP.match(name)
-        if step:
-            self.steps.append((step.group(1) or None, value))
-            return
-        target.append(_field(FIELD_TEXT if multiline else FIELD_STRING, name, value))
-
-    def scan_output(self, text: str) -> str:
-        """Take the markers out of a system-out/err text; returns the remainder."""
-
-        def take(match: re.Match[str]) -> str:
-            if match.group(1) is not None:
-                self.attachments.append(("attachment", match.group(1).strip()))
-            elif match.group(2) is not None:
-                self.add_property(match.group(2).strip(), match.group(3).strip(), False, True)
+    def scan_output(self, text: str, label: str) -> None:
+        """Line by line: marker lines are taken out, the rest is the console field."""
+        output: list[str] = []
+        lines = iter(text.split("\n"))  # the parser already turned \r\n and \r into \n
+        for line in lines:
+            if match := _LINE_ATTACHMENT.match(line):
+                self.attachments.append(("attachment", _trim(match.group(1))))
+            elif match := _LINE_PROPERTY.match(line):
+                self.properties.append((_trim(match.group(1)), _trim(match.group(2)), False))
+            elif match := _LINE_PROPERTY_START.match(line):
+                inner: list[str] = []
+                for inner_line in lines:  # up to the closing marker line, which is dropped
+                    if _LINE_PROPERTY_END.search(inner_line):
+                        break
+                    inner.append(inner_line + "\n")
+                value = _trim("".join(inner))
+                if value:
+                    self.properties.append((_trim(match.group(1)), value, True))
             else:
-                self.add_property(match.group(4).strip(), match.group(5).strip(), True, True)
-            return ""
+                output.append(line + "\n")
+        value = _trim("".join(output))
+        if value:
+            self.output_fields.append(_field(FIELD_CONSOLE, label, value))
 
-        return _MARKER.sub(take, text) if "[[" in text else text
-
-    def artifacts_and_fields(self) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-        artifacts: list[dict[str, Any]] = []
+    def result(self) -> tuple[_Fields, _Fields, _Fields, dict[str, Any] | None]:
+        """(artifacts, attachment fields: first of all, property fields: after the status and
+        output ones, the steps field)."""
         fields: list[dict[str, Any]] = []
-        counts: dict[str, int] = {}
-        for name, value in self.attachments[:MAX_ATTACHMENTS]:
-            if value.startswith("https://"):
-                base = value.rstrip()
-                file_name = name if base.endswith(("/", "\\")) else re.split(r"[/\\]", base)[-1]
-                artifact: dict[str, Any] = {"name": _cut(file_name), "url": _cut(value)}
-                mime = mimetypes.guess_type(file_name)[0]
-                if mime:
-                    artifact["mime_type"] = _cut(mime)
-                artifacts.append(artifact)
-            else:
-                counts[name] = counts.get(name, 0) + 1
-                label = name if counts[name] == 1 else f"{name}{counts[name]}"
-                fields.append(_field(FIELD_STRING, label, value, None))
-        return artifacts, fields
+        steps: list[tuple[str | None, str]] = []
+        attachments = list(self.attachments)
+        for name, value, multiline in self.properties:
+            if _ATTACHMENT_NAME.match(name):
+                attachments.append((name, value))
+                continue
+            if _STEP.match(name):
+                status = _STEP_STATUS.match(name)
+                steps.append((_trim(status.group(1)) if status else None, value))
+                continue
+            hint = _TYPE_HINT.match(name)
+            hint_name = hint.group(1) if hint else "text" if multiline else "string"
+            if name.startswith(hint_name + ":"):
+                name = name[len(hint_name) + 1 :]
+            kind = _TYPES[hint_name]
+            if kind == FIELD_URL and not _URL.match(value):
+                kind = FIELD_STRING
+            fields.append(_field(kind, name, value))
+        artifacts: list[dict[str, Any]] = []
+        attachment_fields: list[dict[str, Any]] = []
+        for name, value in attachments[:MAX_ATTACHMENTS]:
+            if not _URL.match(value):
+                attachment_fields.append(_field(FIELD_STRING, name, value, None))
+                continue
+            named = value.endswith(("/", "\\"))  # then the CLI uses the attachment's name
+            artifact: dict[str, Any] = {"name": _cut(name if named else _basename(value))}
+            artifact["url"] = _cut(value)
+            if not named and (mime := _mime_type(_basename(value))):
+                artifact["mime_type"] = _cut(mime)
+            artifacts.append(artifact)
+        return artifacts, attachment_fields, fields, _steps_field(steps)
 
-    def steps_field(self) -> dict[str, Any] | None:
-        if not self.steps:
-            return None
-        parts = ["<test-steps>"]
-        for status, content in self.steps[:MAX_STEPS]:
-            attr = f' status="{status}"' if status else ""
-            parts.append(f"<test-step{attr}>{content}</test-step>\n")
-        parts.append("</test-steps>")
-        return _field(FIELD_HTML, "Steps", "".join(parts))
 
-
-def _output_fields(element: ET.Element, extras: _Extras | None) -> list[dict[str, Any]]:
-    fields = []
+def _output_fields(element: ET.Element, extras: _Extras) -> None:
     for tag, label in (("system-out", "Output"), ("system-err", "Errors")):
-        texts = [child.text or "" for child in element.findall(tag)]
-        text = "\n".join(t for t in texts if t.strip())
-        if extras is not None:
-            text = extras.scan_output(text)
-        text = text.strip()
-        if text:
-            fields.append(_field(FIELD_CONSOLE, label, text))
-    return fields
+        output = element.find(tag)  # the CLI reads the first one only
+        text = _text(output) if output is not None else None
+        if text is not None:
+            extras.scan_output(text, label)
+
+
+def _properties(element: ET.Element, extras: _Extras) -> None:
+    properties = element.find("properties")  # the first one only, as the CLI
+    for prop in properties.findall("property") if properties is not None else ():
+        name = _attr(prop, "name")
+        if name is None:
+            continue
+        value = _attr(prop, "value")
+        if value is not None:
+            extras.properties.append((name, value, False))
+        elif (text := _text(prop)) is not None:
+            extras.properties.append((name, _trim(text), True))
 
 
 def _testcase(case: ET.Element, report: Report, reruns: bool) -> Iterator[dict[str, Any]]:
@@ -358,7 +426,10 @@ def _testcase(case: ET.Element, report: Report, reruns: bool) -> Iterator[dict[s
             if rerun is None:
                 continue
             status, label = rerun
-            fields = [f for f in [_status_field(child, label)] if f] + _output_fields(child, None)
+            rerun_extras = _Extras()
+            _output_fields(child, rerun_extras)
+            status_field = _status_field(child, label, True)
+            fields = ([status_field] if status_field else []) + rerun_extras.output_fields
             attempt = dict(base, status=status, artifacts=[], fields=fields[:MAX_FIELDS])
             elapsed = _elapsed(child)
             if elapsed is not None:
@@ -375,20 +446,10 @@ def _testcase(case: ET.Element, report: Report, reruns: bool) -> Iterator[dict[s
             field = _status_field(element, label)
             if field is not None:
                 status_fields.append(field)
-    output = _output_fields(case, extras)
-    for properties in case.findall("properties"):
-        for prop in properties.findall("property"):
-            prop_name = _attr(prop, "name")
-            if prop_name is None:
-                continue
-            value = prop.get("value")
-            if value is not None:
-                extras.add_property(prop_name, value.strip(), False)
-            else:
-                extras.add_property(prop_name, (prop.text or "").strip(), True)
-    artifacts, attachment_fields = extras.artifacts_and_fields()
-    listed = (status_fields + output + extras.marker_fields + extras.property_fields)[:MAX_FIELDS]
-    steps = extras.steps_field()
+    _output_fields(case, extras)
+    _properties(case, extras)
+    artifacts, attachment_fields, fields, steps = extras.result()
+    listed = (status_fields + extras.output_fields + fields)[:MAX_FIELDS]
     test = dict(base, status=status, artifacts=artifacts)
     test["fields"] = attachment_fields + listed + ([steps] if steps else [])
     elapsed = _elapsed(case)
@@ -407,13 +468,20 @@ def _testcase(case: ET.Element, report: Report, reruns: bool) -> Iterator[dict[s
 
 
 class _KeepNumericRefs:
-    """A read-only byte stream that escapes numeric character references (outside CDATA and
-    comments) other than those for ' " < > &, so the parser keeps them literal like the CLI."""
+    """A read-only byte stream rewritten so expat reads what fast-xml-parser reads:
+    * numeric character references (outside CDATA and comments) other than those for
+      ' " < > & are escaped, so they stay literal text;
+    * literal newlines and tabs inside attribute values become references (CRLF and CR one
+      `&#10;`), so attribute-value normalisation does not turn them into spaces;
+    * each CDATA section is wrapped in a `<runhub-cdata-section>` element, so `_text` can
+      trim the text around it but not the section itself."""
 
     def __init__(self, raw: BinaryIO) -> None:
         self._raw = raw
         self._carry = b""
         self._until: bytes | None = None  # end marker of the CDATA/comment we are in
+        self._quote: bytes | None = None  # quote of the attribute value we are in
+        self._in_tag = False
         self._eof = False
 
     def read(self, size: int = -1) -> bytes:
@@ -430,6 +498,7 @@ class _KeepNumericRefs:
     def _filter(self, data: bytes, final: bool) -> bytes:
         out: list[bytes] = []
         pos = 0
+        limit = len(data) if final else len(data) - _TAIL  # later tokens may be partial
         while True:
             if self._until is not None:
                 end = data.find(self._until, pos)
@@ -440,22 +509,41 @@ class _KeepNumericRefs:
                     break
                 end += len(self._until)
                 out.append(data[pos:end])
+                if self._until == b"]]>":
+                    out.append(b"</" + _CDATA_TAG.encode() + b">")
                 pos, self._until = end, None
                 continue
-            match = _TOKEN.search(data, pos)
-            if match is None:
-                keep = len(data) if final else max(pos, len(data) - _TAIL)
+            if self._quote is not None:
+                pattern = _IN_VALUE[self._quote]
+            else:
+                pattern = _IN_TAG if self._in_tag else _TOKEN
+            match = pattern.search(data, pos)
+            if match is None or match.start() >= limit:
+                keep = max(pos, limit)
                 out.append(data[pos:keep])
                 pos = keep
                 break
             out.append(data[pos : match.start()])
             token = match.group(0)
-            if token.startswith(b"<!["):
+            if self._quote is not None and token == self._quote:
+                self._quote = None
+            elif token in _WS_REFS:
+                token = _WS_REFS[token]
+            elif token.startswith(b"&#"):
+                if match.group(1) not in _KEPT_REFS:
+                    token = b"&amp;" + token[1:]
+            elif self._in_tag:
+                if token == b">":
+                    self._in_tag = False
+                else:
+                    self._quote = token
+            elif token.startswith(b"<!["):
                 self._until = b"]]>"
+                token = b"<" + _CDATA_TAG.encode() + b">" + token
             elif token.startswith(b"<!-"):
                 self._until = b"-->"
-            elif match.group(1) not in _KEPT_REFS:
-                token = b"&amp;" + token[1:]
+            else:  # a start tag
+                self._in_tag = True
             out.append(token)
             pos = match.end()
         self._carry = data[pos:]
