@@ -15,7 +15,6 @@ import os
 import random
 import shutil
 import signal
-import socket
 import ssl
 import subprocess
 import sys
@@ -27,13 +26,13 @@ from pathlib import Path
 
 import trustme
 
+from ingest import free_port, start_server  # bench/ is the script's folder
 from runhub.client import junit
 
 ROOT = Path(__file__).resolve().parent.parent
 RUNHUB = str(Path(sys.executable).with_name("runhub"))
 TESTMO = str(ROOT / "tests/e2e/compat/node_modules/.bin/testmo")
 TIME = "/usr/bin/time"
-TOKEN_LINE = "API token (shown once; keep it safe):"
 
 
 def write_reports(tmp: Path, n: int, per_file: int, seed: int = 2026) -> tuple[list[Path], int]:
@@ -70,13 +69,7 @@ def write_reports(tmp: Path, n: int, per_file: int, seed: int = 2026) -> tuple[l
     return paths, failures
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def start_server(stack: ExitStack, tmp: Path, ctx: ssl.SSLContext) -> tuple[int, str, str]:
+def start_tls_server(stack: ExitStack, tmp: Path, ctx: ssl.SSLContext) -> tuple[int, str, str]:
     """`runhub serve` over HTTPS on a fresh SQLite file; returns (port, token, database URL)."""
     ca = trustme.CA()
     ca.cert_pem.write_to_path(str(tmp / "ca.pem"))
@@ -84,39 +77,10 @@ def start_server(stack: ExitStack, tmp: Path, ctx: ssl.SSLContext) -> tuple[int,
     cert.private_key_pem.write_to_path(str(tmp / "key.pem"))
     cert.cert_chain_pems[0].write_to_path(str(tmp / "cert.pem"))
     ctx.load_verify_locations(cafile=str(tmp / "ca.pem"))
-    port, url, log_path = free_port(), f"sqlite:///{tmp}/bench.db", tmp / "server.log"
-    log = open(log_path, "wb")  # noqa: SIM115 - closed by the stack
-    stack.callback(log.close)
-    cmd = [RUNHUB, "serve", "--port", str(port), "--database", url]
-    cmd += ["--tls-cert", str(tmp / "cert.pem"), "--tls-key", str(tmp / "key.pem")]
-    env = {**os.environ, "RUNHUB_ACCESS_LOG": "0"}
-    proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env)
-
-    def stop() -> None:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-
-    stack.callback(stop)
-    token, deadline = None, time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            sys.exit(f"runhub serve exited ({proc.returncode}):\n{log_path.read_text()}")
-        for line in log_path.read_text().splitlines():
-            if line.startswith(TOKEN_LINE):
-                token = line.rsplit(":", 1)[1].strip()
-        if token:
-            try:
-                with urllib.request.urlopen(f"https://127.0.0.1:{port}/healthz", context=ctx):
-                    return port, token, url
-            except OSError:
-                pass
-        time.sleep(0.1)
-    sys.exit(f"runhub serve did not become ready:\n{log_path.read_text()}")
+    url = f"sqlite:///{tmp}/bench.db"
+    tls_args = ["--tls-cert", str(tmp / "cert.pem"), "--tls-key", str(tmp / "key.pem")]
+    port, token, _ = start_server(stack, url, str(tmp), "client", tls_args, ctx)
+    return port, token, url
 
 
 def timed(label: str, cmd: list[str], env: dict, tmp: Path, expect_ok: bool = True) -> dict:
@@ -165,7 +129,7 @@ def main() -> None:
         size = sum(p.stat().st_size for p in reports) / 2**20
         print(f"{len(reports)} reports: {n} tests, {failures} failures, {size:.1f} MiB", flush=True)
         ctx = ssl.create_default_context()
-        port, token, url = start_server(stack, tmp, ctx)
+        port, token, url = start_tls_server(stack, tmp, ctx)
         # One project per client, so both insert N new cases (cases are per project).
         projects = {
             name: subprocess.run(

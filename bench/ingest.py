@@ -18,6 +18,7 @@ import random
 import shutil
 import signal
 import socket
+import ssl
 import statistics
 import subprocess
 import sys
@@ -25,6 +26,7 @@ import tempfile
 import time
 import uuid
 from collections import Counter
+from collections.abc import Sequence
 from contextlib import ExitStack
 from datetime import timedelta
 from pathlib import Path
@@ -103,13 +105,21 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_server(stack: ExitStack, url: str, tmp: str, label: str) -> tuple[int, str, int]:
-    """Start `runhub serve`; returns (port, bootstrap token, pid). Stopped with the stack."""
+def start_server(
+    stack: ExitStack,
+    url: str,
+    tmp: str,
+    label: str,
+    args: Sequence[str] = (),
+    tls: ssl.SSLContext | None = None,
+) -> tuple[int, str, int]:
+    """Start `runhub serve` (extra `args`; HTTPS checked with `tls`); returns (port,
+    bootstrap token, pid). Stopped with the stack."""
     port, log_path = free_port(), Path(tmp) / f"server-{label}.log"
     env = {**os.environ, "RUNHUB_ACCESS_LOG": "0"}
     log = open(log_path, "wb")  # noqa: SIM115 - closed by the stack
     stack.callback(log.close)
-    cmd = [RUNHUB, "serve", "--port", str(port), "--database", url]
+    cmd = [RUNHUB, "serve", "--port", str(port), "--database", url, *args]
     proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env)
 
     def stop() -> None:
@@ -129,15 +139,19 @@ def start_server(stack: ExitStack, url: str, tmp: str, label: str) -> tuple[int,
         for line in log_path.read_text().splitlines():
             if line.startswith("API token (shown once; keep it safe):"):
                 token = line.rsplit(":", 1)[1].strip()
-        if token and _healthy(port):
+        if token and _healthy(port, tls):
             return port, token, proc.pid
         time.sleep(0.1)
     sys.exit(f"runhub serve did not become ready:\n{log_path.read_text()}")
 
 
-def _healthy(port: int) -> bool:
+def _healthy(port: int, tls: ssl.SSLContext | None = None) -> bool:
     try:
-        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+        conn = (
+            http.client.HTTPSConnection("127.0.0.1", port, timeout=2, context=tls)
+            if tls is not None
+            else http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+        )
         conn.request("GET", "/healthz")
         return conn.getresponse().status == 200
     except OSError:

@@ -345,6 +345,44 @@ def _guard(action: Callable[[], int]) -> int:
     return 1
 
 
+def _create_run(args: argparse.Namespace, resources: res.Resources) -> tuple[Any, int]:
+    client = _client(args)
+    run_id = client.create_run(
+        int(args.project_id), args.name.strip(), args.source.strip(), **_run_body(args, resources)
+    )
+    return client, run_id
+
+
+def _append_resources(client: Any, run_id: int, resources: res.Resources) -> None:
+    if resources.has_any():
+        client.append_run(
+            run_id,
+            fields=resources.api_fields(),
+            links=resources.api_links(),
+            artifacts=resources.api_artifacts(),
+        )
+
+
+def _thread_with_tests(
+    client: Any,
+    run_id: int,
+    collected: Collected,
+    executed: Executed | None,
+    thread_resources: res.Resources,
+) -> int:
+    """Create the thread (with the command's Output field first) and send its tests."""
+    thread_id = client.create_thread(
+        run_id,
+        elapsed_computed=collected.elapsed_us,
+        elapsed_observed=executed.elapsed_us if executed else None,
+        fields=([executed.field] if executed else []) + thread_resources.api_fields(),
+        artifacts=thread_resources.api_artifacts(),
+    )
+    say(f"Created new thread (ID: {thread_id})")
+    _send(client, thread_id, collected.tests)
+    return thread_id
+
+
 def submit(args: argparse.Namespace) -> int:
     def run() -> int:
         _check_run_options(args)
@@ -361,21 +399,9 @@ def submit(args: argparse.Namespace) -> int:
         collected = _collect(args)
         if args.dry_run:
             return _dry_run(collected)
-        client = _client(args)
-        body = _run_body(args, resources)
-        run_id = client.create_run(
-            int(args.project_id), args.name.strip(), args.source.strip(), **body
-        )
+        client, run_id = _create_run(args, resources)
         say(f"Created new test automation run (ID: {run_id})")
-        thread_id = client.create_thread(
-            run_id,
-            elapsed_computed=collected.elapsed_us,
-            elapsed_observed=executed.elapsed_us if executed else None,
-            fields=[executed.field] if executed else [],
-            artifacts=[],
-        )
-        say(f"Created new thread (ID: {thread_id})")
-        _send(client, thread_id, collected.tests)
+        _thread_with_tests(client, run_id, collected, executed, res.Resources())
         client.complete_run(run_id, measure_elapsed=False)
         say("Successfully sent tests and completed run")
         say("Marked the run as completed")
@@ -387,12 +413,7 @@ def submit(args: argparse.Namespace) -> int:
 def create(args: argparse.Namespace) -> int:
     def run() -> int:
         _check_run_options(args)
-        resources = _resources(args.resources)
-        client = _client(args)
-        body = _run_body(args, resources)
-        run_id = client.create_run(
-            int(args.project_id), args.name.strip(), args.source.strip(), **body
-        )
+        _, run_id = _create_run(args, _resources(args.resources))
         say(str(run_id))
         return 0
 
@@ -423,23 +444,8 @@ def submit_thread(args: argparse.Namespace) -> int:
         if args.dry_run:
             return _dry_run(collected)
         client = _client(args)
-        if run_resources.has_any():
-            client.append_run(
-                run_id,
-                fields=run_resources.api_fields(),
-                links=run_resources.api_links(),
-                artifacts=run_resources.api_artifacts(),
-            )
-        fields = ([executed.field] if executed else []) + thread_resources.api_fields()
-        thread_id = client.create_thread(
-            run_id,
-            elapsed_computed=collected.elapsed_us,
-            elapsed_observed=executed.elapsed_us if executed else None,
-            fields=fields,
-            artifacts=thread_resources.api_artifacts(),
-        )
-        say(f"Created new thread (ID: {thread_id})")
-        _send(client, thread_id, collected.tests)
+        _append_resources(client, run_id, run_resources)
+        thread_id = _thread_with_tests(client, run_id, collected, executed, thread_resources)
         client.complete_thread(thread_id)
         say("Successfully sent tests and completed thread")
         say("Marked the thread as completed")
@@ -454,13 +460,7 @@ def complete(args: argparse.Namespace) -> int:
         assert run_id is not None
         resources = _resources(args.resources)
         client = _client(args)
-        if resources.has_any():
-            client.append_run(
-                run_id,
-                fields=resources.api_fields(),
-                links=resources.api_links(),
-                artifacts=resources.api_artifacts(),
-            )
+        _append_resources(client, run_id, resources)
         client.complete_run(run_id, measure_elapsed=args.measure_elapsed)
         say("Marked the test run as completed")
         return 0

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
@@ -22,6 +21,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.sql.elements import ColumnElement
 
+from runhub.db import ingest
 from runhub.db.schema import (
     STATUS_SLOTS,
     automation_artifacts,
@@ -283,17 +283,14 @@ def complete_threads(
 # --- resources ----------------------------------------------------------------------------
 
 
-def insert_fields(conn: Connection, rows: list[dict[str, Any]]) -> None:
-    if rows:
-        for row in rows:
-            meta = row.get("meta")
-            row["meta"] = json.dumps(meta, ensure_ascii=False) if meta is not None else None
-        conn.execute(insert(automation_fields), rows)
+def insert_fields(conn: Connection, rows: list[tuple[Any, ...]]) -> None:
+    """Rows in ingest.FIELD_COLUMNS order."""
+    ingest.insert_rows(conn, "automation_fields", ingest.FIELD_COLUMNS, rows)
 
 
-def insert_artifacts(conn: Connection, rows: list[dict[str, Any]]) -> None:
-    if rows:
-        conn.execute(insert(automation_artifacts), rows)
+def insert_artifacts(conn: Connection, rows: list[tuple[Any, ...]]) -> None:
+    """Rows in ingest.ARTIFACT_COLUMNS order."""
+    ingest.insert_rows(conn, "automation_artifacts", ingest.ARTIFACT_COLUMNS, rows)
 
 
 def insert_links(conn: Connection, rows: list[dict[str, Any]]) -> None:

@@ -1,7 +1,9 @@
-"""Fields, artifacts and links from request bodies to table rows."""
+"""Fields, artifacts and links from request bodies to table rows (tuples in the column
+order of runhub.db.ingest, for its bulk insert)."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 from typing import Any
 
@@ -13,18 +15,19 @@ def field_rows(
     run_id: int,
     thread_id: int | None = None,
     test_id: int | None = None,
-) -> list[dict[str, Any]]:
+) -> list[tuple[Any, ...]]:
+    """Rows in ingest.FIELD_COLUMNS order; `meta` as JSON text."""
     return [
-        {
-            "run_id": run_id,
-            "thread_id": thread_id,
-            "test_id": test_id,
-            "type": f.type,
-            "name": f.name,
-            "value": f.value,
-            "meta": f.meta,
-            "is_highlight": f.is_highlight,
-        }
+        (
+            run_id,
+            thread_id,
+            test_id,
+            f.type,
+            f.name,
+            f.value,
+            json.dumps(f.meta, ensure_ascii=False) if f.meta is not None else None,
+            f.is_highlight,
+        )  # fmt: skip
         for f in fields or ()
     ]
 
@@ -34,18 +37,10 @@ def artifact_rows(
     run_id: int,
     thread_id: int | None = None,
     test_id: int | None = None,
-) -> list[dict[str, Any]]:
+) -> list[tuple[Any, ...]]:
+    """Rows in ingest.ARTIFACT_COLUMNS order."""
     return [
-        {
-            "run_id": run_id,
-            "thread_id": thread_id,
-            "test_id": test_id,
-            "name": a.name,
-            "note": a.note,
-            "url": a.url,
-            "mime_type": a.mime_type,
-            "size": a.size,
-        }
+        (run_id, thread_id, test_id, a.name, a.note, a.url, a.mime_type, a.size)
         for a in artifacts or ()
     ]
 

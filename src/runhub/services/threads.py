@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from datetime import datetime, timedelta
 from typing import Any
@@ -205,18 +204,13 @@ def store_tests(
                 stamp,
             )  # fmt: skip
         )
-        for f in test.fields or ():
-            meta = json.dumps(f.meta, ensure_ascii=False) if f.meta is not None else None
-            fields.append(
-                (run_id, thread_id, result_id, f.type, f.name, f.value, meta, f.is_highlight)
-            )
-        for a in test.artifacts or ():
-            artifacts.append(
-                (run_id, thread_id, result_id, a.name, a.note, a.url, a.mime_type, a.size)
-            )
+        if test.fields:
+            fields.extend(field_rows(test.fields, run_id, thread_id, result_id))
+        if test.artifacts:
+            artifacts.extend(artifact_rows(test.artifacts, run_id, thread_id, result_id))
     ingest.insert_rows(conn, "automation_run_tests", ingest.RESULT_COLUMNS, results)
-    ingest.insert_rows(conn, "automation_fields", ingest.FIELD_COLUMNS, fields)
-    ingest.insert_rows(conn, "automation_artifacts", ingest.ARTIFACT_COLUMNS, artifacts)
+    db.insert_fields(conn, fields)
+    db.insert_artifacts(conn, artifacts)
 
 
 def complete_thread(engine: Engine, who: Principal, thread_id: int, body: ThreadComplete) -> None:
