@@ -13,7 +13,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import RedirectResponse, Response
+from starlette.responses import Response
 from starlette.routing import Route
 
 from runhub.api.common import RateLimiter, json_response
@@ -25,17 +25,24 @@ from runhub.api.routes import api_routes
 from runhub.db.engine import WalCheckpointer, is_sqlite, make_engine
 from runhub.errors import ApiError, MethodNotAllowed, NotFound
 from runhub.settings import Settings
+from runhub.web.common import SignInRequired, make_templates
+from runhub.web.errors import error_page, is_ui_path
+from runhub.web.routes import sign_in_required, ui_api_error, ui_http_error, web_routes
 
 log = logging.getLogger("runhub")
 
 
 async def api_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, ApiError)
+    if is_ui_path(request.url.path):
+        return ui_api_error(request, exc)
     return json_response(exc.body(), exc.status_code, exc.headers)
 
 
 async def http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
+    if is_ui_path(request.url.path):
+        return ui_http_error(request, exc)
     mapped: ApiError
     if exc.status_code == 404:
         mapped = NotFound("No such endpoint.")
@@ -48,13 +55,18 @@ async def http_error(request: Request, exc: Exception) -> Response:
 
 
 async def server_error(request: Request, exc: Exception) -> Response:
+    ui = is_ui_path(request.url.path)
     if isinstance(exc, DBAPIError) and (
         isinstance(exc, OperationalError) or exc.connection_invalidated
     ):
         log.error("database unavailable on %s %s: %s", request.method, request.url.path, exc.orig)
-        body = {"message": "The database is not available; retry later.", "errors": {}}
-        return json_response(body, 503, {"Retry-After": "5"})
+        message = "The database is not available; retry later."
+        if ui:
+            return error_page(request, 503, message, {"Retry-After": "5"})
+        return json_response({"message": message, "errors": {}}, 503, {"Retry-After": "5"})
     log.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+    if ui:
+        return error_page(request, 500, "The server could not show this page; see its log.")
     return json_response({"message": "Internal server error.", "errors": {}}, 500)
 
 
@@ -72,10 +84,6 @@ async def healthz(request: Request) -> Response:
     if await run_in_threadpool(_database_answers, request.app.state.engine):
         return json_response({"status": "ok"})
     return json_response({"status": "unavailable"}, 503)
-
-
-async def root(request: Request) -> Response:
-    return RedirectResponse(request.url_for("docs"), status_code=302)
 
 
 def create_app(settings: Settings, engine: Engine | None = None) -> Starlette:
@@ -108,15 +116,16 @@ def create_app(settings: Settings, engine: Engine | None = None) -> Starlette:
     ]
     app = Starlette(
         routes=[
-            Route("/", root, methods=["GET"]),
             Route("/healthz", healthz, methods=["GET"]),
             Route("/metrics", metrics_endpoint, methods=["GET"]),
             *docs_routes(),
             *api_routes(),
+            *web_routes(),
         ],
         middleware=middleware,
         exception_handlers={
             ApiError: api_error,
+            SignInRequired: sign_in_required,
             HTTPException: http_error,
             Exception: server_error,
         },
@@ -127,6 +136,7 @@ def create_app(settings: Settings, engine: Engine | None = None) -> Starlette:
     app.state.rate_limiter = rate_limiter
     app.state.metrics = metrics
     app.state.openapi = build_openapi()
+    app.state.templates = make_templates()
     return app
 
 

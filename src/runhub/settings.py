@@ -22,6 +22,8 @@ class Settings:
     pool_size: int = 10
     # Access log on stderr, one line per request.
     access_log: bool = True
+    # Web UI sessions end this long after sign-in (decisions.md "Web UI": 14 days).
+    session_max_age_s: int = 14 * 24 * 3600
     extra: dict[str, str] = field(default_factory=dict)
 
     @classmethod
@@ -38,5 +40,7 @@ class Settings:
             values["pool_size"] = int(env["RUNHUB_POOL_SIZE"])
         if env.get("RUNHUB_ACCESS_LOG"):
             values["access_log"] = env["RUNHUB_ACCESS_LOG"].lower() not in ("0", "false", "no")
+        if env.get("RUNHUB_SESSION_MAX_AGE_S"):
+            values["session_max_age_s"] = int(env["RUNHUB_SESSION_MAX_AGE_S"])
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)  # type: ignore[arg-type]

@@ -133,9 +133,9 @@ def test_duplicate_user_is_refused(db_url: str, capsys: pytest.CaptureFixture[st
 
 def test_db_current_and_upgrade(db_url: str, capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run_cli(capsys, "db", "current", "--database", db_url)
-    assert code == 0 and out.strip() == "0002 (head)"
+    assert code == 0 and out.strip() == "0003 (head)"
     code, out, _ = run_cli(capsys, "db", "upgrade", "--database", db_url)
-    assert code == 0 and "0002" in out
+    assert code == 0 and "0003" in out
 
 
 def test_unreachable_database_exits_1(capsys: pytest.CaptureFixture[str]) -> None:

@@ -39,6 +39,15 @@ def register(commands: argparse._SubParsersAction) -> None:
     p.add_argument("--role", choices=ROLES, default="member")
     p.add_argument("--password-stdin", action="store_true", help="read a password from stdin")
 
+    p = command("set-password", set_password, "set a user's web UI password (read from stdin)")
+    p.add_argument("email")
+    p.add_argument(
+        "--password-stdin",
+        action="store_true",
+        required=True,
+        help="read the password from the first line of stdin (never from the command line)",
+    )
+
     p = command("create-token", create_token, "create an API token (printed once, alone)")
     p.add_argument("email")
     p.add_argument("--name", default="CLI token", help="a label for the token")
@@ -83,13 +92,23 @@ def _run(args: argparse.Namespace, action: Callable[[Any], Any]) -> Any:
 
 
 def create_user(args: argparse.Namespace) -> int:
-    password = None
-    if args.password_stdin:
-        password = sys.stdin.readline().rstrip("\r\n")
-        if not password:
-            fail("--password-stdin: no password on standard input")
+    password = _password_from_stdin() if args.password_stdin else None
     user_id = _run(args, lambda c: admin.create_user(c, args.email, args.name, args.role, password))
     print(user_id)
+    return 0
+
+
+def _password_from_stdin() -> str:
+    password = sys.stdin.readline().rstrip("\r\n")
+    if not password:
+        fail("--password-stdin: no password on standard input")
+    return password
+
+
+def set_password(args: argparse.Namespace) -> int:
+    password = _password_from_stdin()
+    _run(args, lambda c: admin.set_password(c, args.email, password))
+    print(f"password set for {args.email.strip().lower()}")
     return 0
 
 

@@ -20,7 +20,7 @@ from runhub.cli.common import (
 )
 from runhub.db.engine import write_tx
 from runhub.db.migrate import upgrade
-from runhub.services.admin import BOOTSTRAP_EMAIL, bootstrap
+from runhub.services.admin import BOOTSTRAP_EMAIL, bootstrap, bootstrap_password
 
 
 def register(commands: argparse._SubParsersAction) -> None:
@@ -82,6 +82,7 @@ def run(args: argparse.Namespace) -> int:
             upgrade(engine)
         with write_tx(engine) as conn:
             token = bootstrap(conn)
+            password = bootstrap_password(conn) if token else None
     except OperationalError as exc:
         database_unreachable(exc)
     finally:
@@ -90,10 +91,16 @@ def run(args: argparse.Namespace) -> int:
         print(
             f"runhub: created the first user, {BOOTSTRAP_EMAIL} (admin).\n"
             f"API token (shown once; keep it safe): {token}\n"
-            f'Try: curl -H "Authorization: Bearer {token}" {base}/api/v1/user\n',
+            f'Try: curl -H "Authorization: Bearer {token}" {base}/api/v1/user\n'
+            f"Web UI: sign in at {base}/ as {BOOTSTRAP_EMAIL} (change the password with "
+            f"runhub admin set-password).\n"
+            f"Web UI password (shown once): {password}\n",
             flush=True,
         )
-    print(f"runhub: serving {base} (API {base}/api/v1, docs {base}/api/docs)", flush=True)
+    print(
+        f"runhub: serving {base} (web UI {base}/, API {base}/api/v1, docs {base}/api/docs)",
+        flush=True,
+    )
     os.environ["RUNHUB_DATABASE_URL"] = url  # the factory in each worker reads it
     # uvicorn shuts down gracefully on SIGTERM/SIGINT (in-flight requests finish), then
     # re-raises the signal with the handlers it found; exit 0 then, not "killed by signal".

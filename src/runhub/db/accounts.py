@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, RowMapping, and_, func, insert, select, update
+from sqlalchemy import Connection, RowMapping, and_, delete, func, insert, select, update
 
 from runhub.db.schema import api_tokens, project_members, projects, users
 
@@ -143,3 +143,43 @@ def page_project_users(
         .limit(limit)
     )
     return total, list(conn.execute(query).mappings())
+
+
+def update_user(conn: Connection, user_id: int, **values: Any) -> None:
+    conn.execute(update(users).where(users.c.id == user_id).values(**values))
+
+
+def all_users(conn: Connection) -> list[RowMapping]:
+    return list(conn.execute(select(users).order_by(users.c.email)).mappings())
+
+
+def all_projects(conn: Connection) -> list[RowMapping]:
+    return list(conn.execute(select(projects).order_by(projects.c.name, projects.c.id)).mappings())
+
+
+def visible_projects(conn: Connection, user_id: int | None) -> list[RowMapping]:
+    """Every project (user_id None: an admin) or the projects the user is a member of."""
+    query = select(projects).order_by(projects.c.name, projects.c.id)
+    if user_id is not None:
+        members = select(project_members.c.project_id).where(project_members.c.user_id == user_id)
+        query = query.where(projects.c.id.in_(members))
+    return list(conn.execute(query).mappings())
+
+
+def members_of_projects(conn: Connection) -> dict[int, list[RowMapping]]:
+    query = (
+        select(project_members.c.project_id, users.c.id, users.c.name, users.c.email)
+        .join(users, users.c.id == project_members.c.user_id)
+        .order_by(project_members.c.project_id, users.c.email)
+    )
+    out: dict[int, list[RowMapping]] = {}
+    for row in conn.execute(query).mappings():
+        out.setdefault(row["project_id"], []).append(row)
+    return out
+
+
+def remove_member(conn: Connection, project_id: int, user_id: int) -> bool:
+    query = delete(project_members).where(
+        project_members.c.project_id == project_id, project_members.c.user_id == user_id
+    )
+    return conn.execute(query).rowcount > 0

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, RowMapping, Table, and_, func, insert, select, update
+from sqlalchemy import Connection, RowMapping, Table, and_, delete, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -241,3 +241,19 @@ def project_milestone_counts(conn: Connection, project_id: int) -> tuple[int, in
     )
     total, completed = conn.execute(query).one()
     return total, completed
+
+
+def insert_status(conn: Connection, **values: Any) -> None:
+    conn.execute(insert(statuses).values(**values))
+
+
+def update_status(conn: Connection, status_id: int, **values: Any) -> None:
+    conn.execute(update(statuses).where(statuses.c.id == status_id).values(**values))
+
+
+def replace_aliases(conn: Connection, status_id: int, aliases: Sequence[str]) -> None:
+    conn.execute(delete(status_aliases).where(status_aliases.c.status_id == status_id))
+    if aliases:
+        conn.execute(
+            insert(status_aliases), [{"alias": a, "status_id": status_id} for a in aliases]
+        )

@@ -368,3 +368,30 @@ idempotency_keys = Table(
     _ts("created_at", nullable=False),
     Index("ix_idempotency_keys_created_at", "created_at"),
 )
+
+# Web UI sessions (decisions.md "Web UI"): the cookie carries a random session id; only its
+# sha256 is stored, with the session's CSRF token and its absolute expiry.
+web_sessions = Table(
+    "web_sessions",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("session_hash", String(64), nullable=False, unique=True),
+    Column("user_id", ForeignKey("users.id"), nullable=False, index=True),
+    Column("csrf_token", String(64), nullable=False),
+    _ts("created_at", nullable=False),
+    _ts("expires_at", nullable=False),
+)
+
+# Failed web sign-ins, counted per email and per client address over a sliding window
+# (shared by every runhub process on the database). Rows older than the window are deleted.
+sign_in_failures = Table(
+    "sign_in_failures",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("email", String(320), nullable=False),
+    Column("client_ip", String(64), nullable=False),
+    _ts("failed_at", nullable=False),
+    Index("ix_sign_in_failures_email", "email", "failed_at"),
+    Index("ix_sign_in_failures_client_ip", "client_ip", "failed_at"),
+    Index("ix_sign_in_failures_failed_at", "failed_at"),
+)

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+import secrets
+from collections.abc import Callable, Sequence
 from typing import Any
 
-from sqlalchemy import Connection
+from sqlalchemy import Connection, Engine
 
-from runhub.db import accounts, catalog
-from runhub.services.access import ROLES
+from runhub.db import accounts, catalog, sessions
+from runhub.db.engine import read_tx, write_tx
+from runhub.services.access import ROLES, Principal, require_admin
 from runhub.services.auth import hash_password, new_token
+from runhub.services.statuses import StatusTable
 from runhub.timeutil import utcnow
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+$")
@@ -48,6 +51,8 @@ def create_user(
         raise AdminError(f"role must be one of {', '.join(ROLES)}")
     if accounts.user_by_email(conn, email) is not None:
         raise AdminError(f"a user with email {email!r} exists already")
+    if password:
+        check_password(password)
     return accounts.insert_user(
         conn,
         email=email,
@@ -106,9 +111,89 @@ def create_milestone(
     )
 
 
+MIN_PASSWORD_LENGTH = 8
+
+
+def check_password(password: str) -> None:
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise AdminError(f"the password must be at least {MIN_PASSWORD_LENGTH} characters")
+    if len(password) > 1024:
+        raise AdminError("the password must be at most 1024 characters")
+
+
+def set_password(conn: Connection, email: str, password: str) -> None:
+    """Set a user's web UI password (argon2); signs the user out everywhere."""
+    check_password(password)
+    user = _user(conn, email)
+    accounts.update_user(
+        conn, user["id"], password_hash=hash_password(password), updated_at=utcnow()
+    )
+    sessions.delete_sessions_of_user(conn, user["id"])
+
+
+def set_role(conn: Connection, actor_id: int, user_id: int, role: str) -> None:
+    if role not in ROLES:
+        raise AdminError(f"role must be one of {', '.join(ROLES)}")
+    if user_id == actor_id and role != "admin":
+        raise AdminError("you cannot take the admin role from yourself")
+    _user_by_id(conn, user_id)
+    accounts.update_user(conn, user_id, role=role, updated_at=utcnow(), updated_by=actor_id)
+
+
+def set_active(conn: Connection, actor_id: int, user_id: int, active: bool) -> None:
+    """Deactivated users can neither sign in nor use their API tokens."""
+    if user_id == actor_id and not active:
+        raise AdminError("you cannot deactivate yourself")
+    _user_by_id(conn, user_id)
+    accounts.update_user(conn, user_id, is_active=active, updated_at=utcnow(), updated_by=actor_id)
+    if not active:
+        sessions.delete_sessions_of_user(conn, user_id)
+
+
+def remove_member(conn: Connection, project_id: int, user_id: int) -> bool:
+    _project(conn, project_id)
+    return accounts.remove_member(conn, project_id, user_id)
+
+
+def _user_by_id(conn: Connection, user_id: int) -> Any:
+    user = accounts.user_by_id(conn, user_id)
+    if user is None:
+        raise AdminError(f"no user with id {user_id}")
+    return user
+
+
 def bootstrap(conn: Connection) -> str | None:
     """On a database without users: create an admin and return a new token for it."""
     if accounts.count_users(conn) > 0:
         return None
     user_id = create_user(conn, BOOTSTRAP_EMAIL, "Administrator", "admin")
     return new_token(conn, user_id, "bootstrap token")[1]
+
+
+def bootstrap_password(conn: Connection) -> str:
+    """A random web UI password for the bootstrap admin (printed once by `runhub serve`)."""
+    password = secrets.token_urlsafe(12)
+    set_password(conn, BOOTSTRAP_EMAIL, password)
+    return password
+
+
+def overview(engine: Engine, who: Principal, section: str) -> dict[str, Any]:
+    """What an admin page lists: users, projects with members, or statuses."""
+    require_admin(who)
+    with read_tx(engine) as conn:
+        if section == "users":
+            return {"users": accounts.all_users(conn)}
+        if section == "projects":
+            return {
+                "projects": accounts.all_projects(conn),
+                "members": accounts.members_of_projects(conn),
+                "users": accounts.all_users(conn),
+            }
+        return {"statuses": StatusTable.load(conn).rows}
+
+
+def perform(engine: Engine, who: Principal, action: Callable[[Connection], Any]) -> Any:
+    """Run one administrative change in a write transaction (admins only)."""
+    require_admin(who)
+    with write_tx(engine) as conn:
+        return action(conn)

@@ -1,0 +1,106 @@
+"""Projects, the runs of a project, and a source's runs over time."""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from runhub.api import params
+from runhub.api.common import path_id
+from runhub.services import overview, runs
+from runhub.services.statuses import FAILURE
+from runhub.web.charts import Point, line_chart
+from runhub.web.common import call, css_color, duration, query_string, render, require_session
+
+RUN_PAGE_SIZES = (15, 25, 50, 100)
+RUN_FILTERS = (
+    "source_id",
+    "config_id",
+    "milestone_id",
+    "created_by",
+    "status",
+    "tags",
+    "created_after",
+    "created_before",
+    "per_page",
+)
+
+
+async def projects_page(request: Request) -> Response:
+    session = await require_session(request)
+    items, statuses = await call(request, overview.projects, session.principal)
+    return render(request, "projects.html", {"items": items, "statuses": statuses})
+
+
+async def project_runs_page(request: Request) -> Response:
+    session = await require_session(request)
+    project_id = path_id(request, "project_id")
+    q = request.query_params
+    query = runs.RunQuery(
+        page=params.page_request(q, RUN_PAGE_SIZES, default_size=25),
+        source_ids=params.id_list(q, "source_id"),
+        config_ids=params.id_list(q, "config_id"),
+        milestone_ids=params.id_list(q, "milestone_id"),
+        creator_ids=params.id_list(q, "created_by"),
+        statuses=sorted(s) if (s := params.choice_list(q, "status", (2, 3, 4))) else None,
+        tags=params.string_list(q, "tags"),
+        created_after=params.timestamp(q, "created_after"),
+        created_before=params.timestamp(q, "created_before"),
+        expands=runs.RUN_EXPANDS,
+    )
+    filters = await call(request, overview.project_filters, session.principal, project_id)
+    listing = await call(request, runs.list_runs, session.principal, project_id, query)
+    expands = listing["expands"]
+    current = {k: q[k] for k in RUN_FILTERS if q.get(k)}
+    return render(
+        request,
+        "runs.html",
+        {
+            **filters,
+            "listing": listing,
+            "runs": listing["result"],
+            "source_names": {s["id"]: s["name"] for s in expands.get("automation_sources", [])},
+            "config_names": {s["id"]: s["name"] for s in expands.get("configs", [])},
+            "milestone_names": {s["id"]: s["name"] for s in expands.get("milestones", [])},
+            "user_names": {s["id"]: s["name"] for s in expands.get("users", [])},
+            "statuses": expands.get("statuses", []),
+            "filters": current,
+            "page_url": lambda page: query_string(current, page=page),
+            "page_sizes": RUN_PAGE_SIZES,
+        },
+    )
+
+
+async def source_page(request: Request) -> Response:
+    session = await require_session(request)
+    data = await call(request, overview.source, session.principal, path_id(request, "source_id"))
+    completed = [r for r in data["runs"] if r["is_completed"]]
+    rate_points, time_points = [], []
+    for r in completed:
+        total = r["total_count"]
+        rate = r["success_count"] * 100 / total if total else 0.0
+        color = css_color("#d64541" if r["status"] == FAILURE else "#2e9e5b")
+        label = f"#{r['id']} {r['name']}: {rate:.1f}% passed, {duration(r['elapsed'])}"
+        href = f"/runs/{r['id']}"
+        rate_points.append(Point(rate, label, href, color))
+        time_points.append(Point((r["elapsed"] or 0) / 1e6, label, href, color))
+    max_s = max((p.value for p in time_points), default=0.0)
+    charts = {
+        "pass_rate": line_chart(
+            rate_points, max_value=100, unit_label="{:.0f}%", title="Pass rate per run"
+        ),
+        "duration": line_chart(
+            time_points, max_value=max_s * 1.1, unit_label="{:.0f} s", title="Duration per run"
+        ),
+    }
+    pass_rates = [p.value for p in rate_points]
+    return render(
+        request,
+        "source.html",
+        {
+            **data,
+            "charts": charts,
+            "average_pass_rate": sum(pass_rates) / len(pass_rates) if pass_rates else None,
+            "newest_first": list(reversed(data["runs"])),
+        },
+    )
