@@ -23,6 +23,7 @@ from runhub.client.junit import (
     is_result_file,
     iter_tests,
     parse_seconds,
+    scan,
 )
 from tests.e2e.compat.junit_expect import expected_tests
 
@@ -155,8 +156,24 @@ def test_same_keys_statuses_elapsed_as_the_cli(name: str) -> None:
 
 @pytest.mark.parametrize("name", sorted(REJECTED))
 def test_broken_hostile_and_non_junit_files_raise(name: str) -> None:
-    with pytest.raises(ReportError, match=re.escape(str(FIXTURES / name))):
+    with pytest.raises(ReportError, match=re.escape(str(FIXTURES / name))) as streamed:
         list(iter_tests(FIXTURES / name))
+    with pytest.raises(ReportError) as scanned:
+        scan(FIXTURES / name)
+    assert str(scanned.value) == str(streamed.value)
+
+
+@pytest.mark.parametrize("reruns", [True, False])
+def test_scan_counts_what_iter_tests_yields(reruns: bool) -> None:
+    for name in ACCEPTED:
+        streamed = Report(FIXTURES / name, None)
+        tests = list(iter_tests(FIXTURES / name, streamed, reruns=reruns))
+        scanned = scan(FIXTURES / name, reruns=reruns)
+        assert (scanned.tests, scanned.tests_elapsed_us, scanned.elapsed_us) == (
+            len(tests),
+            streamed.tests_elapsed_us,
+            streamed.elapsed_us,
+        ), name
 
 
 def test_external_entities_never_touch_files_or_network(tmp_path: Path) -> None:

@@ -1,8 +1,9 @@
 """JUnit XML reports → the test dicts the official `testmo` CLI 1.4.5 sends (reference §8.5).
 
-`iter_tests(path)` streams one report: it parses with `defusedxml`'s iterparse (no DTDs, no
-entity declarations, no external references) and drops every finished element, so memory
-stays bounded by the largest single `<testcase>` whatever the size of the file.  Each
+`iter_tests(path)` streams one report: it parses with expat, hardened as `defusedxml` does
+it (any DTD, entity declaration or external reference is refused, never resolved), and
+builds an element tree for one `<testcase>` at a time, so memory stays bounded by the
+largest single testcase whatever the size of the file.  Each
 yielded dict is the JSON object the CLI would append for that testcase: `key`, `name`,
 `status`, `folder`, `artifacts`, `fields` always; `elapsed`, `file`, `line`, `assertions`
 only when known.  Truncation follows §8.7.
@@ -42,7 +43,8 @@ named in brackets:
    element other than `testsuites`/`testsuite` (the CLI silently sends 0 tests for those)
    [maven-failsafe/failsafe-summary.xml].
    Errors surface while iterating, so tests already yielded from a truncated file stay
-   yielded; a caller that must be all-or-nothing should collect first.
+   yielded; a caller that must be all-or-nothing calls `scan` first (a counting pass that
+   builds no test and raises exactly where `iter_tests` would).
 
 TODO (not implemented, precisely):
 * Attachment MIME types come from Python's built-in table plus `_MIME_DB` overrides; the
@@ -62,13 +64,13 @@ import math
 import mimetypes
 import re
 import xml.etree.ElementTree as ET
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
+from xml.parsers import expat
 
 import defusedxml
-import defusedxml.ElementTree as DET
 
 EXTENSIONS = frozenset({".junit", ".log", ".report", ".reports", ".result", ".results", ".xml"})
 SUITES = frozenset({"testsuites", "testsuite"})
@@ -121,6 +123,10 @@ _IN_VALUE = {
 _WS_REFS = {b"\r": b"&#10;", b"\r\n": b"&#10;", b"\n": b"&#10;", b"\t": b"&#9;"}
 _KEPT_REFS = frozenset({b"38", b"x26", b"39", b"x27", b"62", b"x3E", b"60", b"x3C", b"34", b"x22"})
 _TAIL = 32  # longest partial token carried between chunks
+# A region of text and tags needs no rewriting when it holds no character reference, no
+# `<!` (CDATA, comment, DOCTYPE) and no attribute value with a newline or tab. Every
+# attribute value follows `=` and cannot hold `<`, so this pattern never misses one.
+_WS_IN_VALUE = re.compile(rb"=[ \t\r\n]*+(?:\"[^\"<\r\n\t]*+[\r\n\t]|'[^'<\r\n\t]*+[\r\n\t])")
 _SNIFF = 1 << 16
 
 
@@ -184,9 +190,9 @@ def _trim(value: str) -> str:
     return value.strip(_JS_WS)
 
 
-def _attr(element: ET.Element, name: str) -> str | None:
-    value = element.get(name)  # None, like an empty or blank value, means "not given"
-    return (_trim(value) or None) if value is not None else None
+def _attr(attrs: Mapping[str, str], name: str) -> str | None:
+    value = attrs.get(name)  # None, like an empty or blank value, means "not given"
+    return None if value is None else (value.strip(_JS_WS) or None)
 
 
 def _text(element: ET.Element) -> str | None:
@@ -214,9 +220,9 @@ def parse_seconds(value: str | None) -> int | None:
     return math.floor(seconds * 1_000_000 + 0.5)
 
 
-def _elapsed(element: ET.Element) -> int | None:
+def _elapsed(attrs: Mapping[str, str]) -> int | None:
     for name in ("time", "duration"):
-        value = parse_seconds(_attr(element, name))
+        value = parse_seconds(_attr(attrs, name))
         if value is not None:
             return value
     return None
@@ -251,7 +257,7 @@ def _status_field(element: ET.Element, label: str, rerun: bool = False) -> dict[
     if rerun and value is None and (trace := element.find("stackTrace")) is not None:
         value = _text(trace)  # surefire's rerun elements
     for name in ("message", "type"):  # the first one known is the value, later ones meta
-        if (attr := _attr(element, name)) is not None:
+        if (attr := _attr(element.attrib, name)) is not None:
             if value is None:
                 value = attr
             else:
@@ -388,55 +394,73 @@ def _output_fields(element: ET.Element, extras: _Extras) -> None:
 def _properties(element: ET.Element, extras: _Extras) -> None:
     properties = element.find("properties")  # the first one only, as the CLI
     for prop in properties.findall("property") if properties is not None else ():
-        name = _attr(prop, "name")
+        name = _attr(prop.attrib, "name")
         if name is None:
             continue
-        value = _attr(prop, "value")
+        value = _attr(prop.attrib, "value")
         if value is not None:
             extras.properties.append((name, value, False))
         elif (text := _text(prop)) is not None:
             extras.properties.append((name, _trim(text), True))
 
 
-def _testcase(case: ET.Element, report: Report, reruns: bool) -> Iterator[dict[str, Any]]:
-    name = _attr(case, "name")
+def _testcase(case: ET.Element, report: Report, reruns: bool) -> list[dict[str, Any]]:
+    """The results of one testcase: its rerun attempts (when `reruns`), then its result."""
+    attrs = case.attrib
+    name = _attr(attrs, "name")
     if name is None:
-        return
-    folder = _attr(case, "classname") or _attr(case, "class")
+        return []
+    folder = _attr(attrs, "classname") or _attr(attrs, "class")
     key = hashlib.sha256((f"{folder}.{name}" if folder else name).encode()).hexdigest()
-    base: dict[str, Any] = {
-        "key": key,
-        "name": _cut(name),
-        "status": "passed",
-        "folder": _cut(folder or UNNAMED_FOLDER),
-    }
-    file = _attr(case, "file")
-    line = _attr(case, "line")
+    base: dict[str, Any] = {"key": key, "name": name[:MAX_STRING], "status": "passed"}
+    base["folder"] = folder[:MAX_STRING] if folder else UNNAMED_FOLDER
+    results: list[dict[str, Any]] = []
+    if len(case):  # children: status elements, output, properties, reruns
+        if reruns:
+            results.extend(_reruns(case, base))
+        status, artifacts, fields = _outcome(case)
+        test = dict(base, status=status, artifacts=artifacts, fields=fields)
+    else:  # the common case: a passed test and nothing else
+        test = dict(base, artifacts=[], fields=[])
+    elapsed = _elapsed(attrs)
+    if elapsed is not None:
+        test["elapsed"] = elapsed
+        report.tests_elapsed_us += elapsed
+    results.append(test)
+    file = _attr(attrs, "file") if "file" in attrs else None
+    line = _attr(attrs, "line") if "line" in attrs else None
+    if file is not None or line is not None:
+        for result in results:
+            if file is not None:
+                result["file"] = file[:MAX_STRING]
+            if line is not None and _INT.match(line):
+                result["line"] = int(line)
+    assertions = _attr(attrs, "assertions") if "assertions" in attrs else None
+    if assertions is not None and _INT.match(assertions):
+        test["assertions"] = int(assertions)
+    report.tests += len(results)
+    return results
 
-    def located(test: dict[str, Any]) -> dict[str, Any]:
-        if file is not None:
-            test["file"] = _cut(file)
-        if line is not None and _INT.match(line):
-            test["line"] = int(line)
-        return test
 
-    if reruns:
-        for child in case:
-            rerun = RERUN_ELEMENTS.get(_local(child.tag))
-            if rerun is None:
-                continue
-            status, label = rerun
-            rerun_extras = _Extras()
-            _output_fields(child, rerun_extras)
-            status_field = _status_field(child, label, True)
-            fields = ([status_field] if status_field else []) + rerun_extras.output_fields
-            attempt = dict(base, status=status, artifacts=[], fields=fields[:MAX_FIELDS])
-            elapsed = _elapsed(child)
-            if elapsed is not None:
-                attempt["elapsed"] = elapsed
-            report.tests += 1
-            yield located(attempt)
+def _reruns(case: ET.Element, base: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    for child in case:
+        rerun = RERUN_ELEMENTS.get(_local(child.tag))
+        if rerun is None:
+            continue
+        status, label = rerun
+        rerun_extras = _Extras()
+        _output_fields(child, rerun_extras)
+        status_field = _status_field(child, label, True)
+        fields = ([status_field] if status_field else []) + rerun_extras.output_fields
+        attempt = dict(base, status=status, artifacts=[], fields=fields[:MAX_FIELDS])
+        elapsed = _elapsed(child.attrib)
+        if elapsed is not None:
+            attempt["elapsed"] = elapsed
+        yield attempt
 
+
+def _outcome(case: ET.Element) -> tuple[str, _Fields, _Fields]:
+    """(status, artifacts, fields) from a testcase's child elements."""
     extras = _Extras()
     status_fields: list[dict[str, Any]] = []
     status = "passed"
@@ -450,18 +474,7 @@ def _testcase(case: ET.Element, report: Report, reruns: bool) -> Iterator[dict[s
     _properties(case, extras)
     artifacts, attachment_fields, fields, steps = extras.result()
     listed = (status_fields + extras.output_fields + fields)[:MAX_FIELDS]
-    test = dict(base, status=status, artifacts=artifacts)
-    test["fields"] = attachment_fields + listed + ([steps] if steps else [])
-    elapsed = _elapsed(case)
-    if elapsed is not None:
-        test["elapsed"] = elapsed
-        report.tests_elapsed_us += elapsed
-    located(test)
-    assertions = _attr(case, "assertions")
-    if assertions is not None and _INT.match(assertions):
-        test["assertions"] = int(assertions)
-    report.tests += 1
-    yield test
+    return status, artifacts, attachment_fields + listed + ([steps] if steps else [])
 
 
 # -- streaming ------------------------------------------------------------------------------
@@ -496,6 +509,18 @@ class _KeepNumericRefs:
         return out
 
     def _filter(self, data: bytes, final: bool) -> bytes:
+        if self._until is None and self._quote is None and not self._in_tag:
+            # Fast path: up to the last `<` (outside CDATA and comments every `<` starts
+            # markup, so the state there is plain text again) nothing may need rewriting.
+            end = len(data) if final else data.rfind(b"<")
+            if (
+                end > 0
+                and data.find(b"&#", 0, end) < 0
+                and data.find(b"<!", 0, end) < 0
+                and not _WS_IN_VALUE.search(data, 0, end)
+            ):
+                self._carry = data[end:]
+                return data[:end]
         out: list[bytes] = []
         pos = 0
         limit = len(data) if final else len(data) - _TAIL  # later tokens may be partial
@@ -558,6 +583,22 @@ def iter_tests(
     `report`, when given, is updated as parsing goes (`elapsed_us`, counts).  Raises
     `ReportError` (while iterating) for anything that is not a readable JUnit report."""
     report = report if report is not None else Report(path, None)
+    yield from _parse(_Walker(path, report, reruns, build=True))
+
+
+def scan(path: Path, *, reruns: bool = True) -> Report:
+    """Check a whole report and count it without building any test: the `Report` holds
+    what `iter_tests` would yield (`tests`, `tests_elapsed_us`, `elapsed_us`), so a caller
+    can refuse a broken file before sending anything and then stream it.  Raises
+    `ReportError` exactly where `iter_tests` would."""
+    report = Report(path, None)
+    for _ in _parse(_Walker(path, report, reruns, build=False)):
+        pass
+    return report
+
+
+def _parse(walker: _Walker) -> Iterator[dict[str, Any]]:
+    path = walker.path
     try:
         stream = path.open("rb")
     except OSError as exc:
@@ -566,53 +607,123 @@ def iter_tests(
         if not stream.read(1):
             raise ReportError(f"{path}: empty file (0 bytes), not a JUnit report")
         stream.seek(0)
-        events = DET.iterparse(_KeepNumericRefs(stream), ("start", "end"), forbid_dtd=True)
-        yield from _walk(path, events, report, reruns)
+        source = _KeepNumericRefs(stream)
+        try:
+            while chunk := source.read(_SNIFF):
+                walker.parser.Parse(chunk, False)
+                yield from walker.take()
+            walker.parser.Parse(b"", True)
+            yield from walker.take()
+        except expat.ExpatError as exc:
+            raise ReportError(f"{path}: not well-formed XML: {exc}") from exc
+        except defusedxml.DefusedXmlException as exc:
+            raise ReportError(
+                f"{path}: refused: DTDs, entity declarations and external references are not "
+                f"allowed in a report ({type(exc).__name__})"
+            ) from exc
 
 
-def _walk(
-    path: Path, events: Iterator[tuple[str, Any]], report: Report, reruns: bool
-) -> Iterator[dict[str, Any]]:
-    stack: list[ET.Element] = []
-    suites: list[list[Any]] = []  # per open suite: [own µs, child suites, chain µs of child]
-    in_case = 0
-    try:
-        for event, element in events:
-            tag = _local(element.tag)
-            if event == "start":
-                if not stack and tag not in SUITES:
-                    raise ReportError(
-                        f"{path}: not a JUnit report (root element <{tag}>, expected "
-                        "<testsuites> or <testsuite>)"
-                    )
-                stack.append(element)
-                if tag in SUITES and not in_case:
-                    suites.append([_elapsed(element), 0, None])
-                elif tag == "testcase":
-                    in_case += 1
-                continue
-            stack.pop()
-            if tag == "testcase":
-                in_case -= 1
-            parent = stack[-1] if stack else None
-            parent_is_suite = parent is not None and _local(parent.tag) in SUITES and not in_case
-            if tag == "testcase":
-                if parent_is_suite:
-                    yield from _testcase(element, report, reruns)
-            elif tag in SUITES and not in_case:
-                own, children, child_chain = suites.pop()
-                chain = own if own is not None else (child_chain if children == 1 else None)
-                if suites:
-                    suites[-1][1] += 1
-                    suites[-1][2] = chain
-                else:
-                    report.elapsed_us = chain
-            if parent_is_suite and parent is not None:
-                parent.remove(element)  # bounded memory: nothing finished stays in the tree
-    except ET.ParseError as exc:
-        raise ReportError(f"{path}: not well-formed XML: {exc}") from exc
-    except defusedxml.DefusedXmlException as exc:
-        raise ReportError(
-            f"{path}: refused: DTDs, entity declarations and external references are not "
-            f"allowed in a report ({type(exc).__name__})"
-        ) from exc
+class _Walker:
+    """Expat handlers, hardened as defusedxml's parser (any DTD, entity declaration or
+    external reference raises). With `build`, each testcase becomes an element tree and
+    then its results; suites keep just their times, so memory is bounded by the largest
+    testcase. Without, testcases are only counted."""
+
+    def __init__(self, path: Path, report: Report, reruns: bool, build: bool) -> None:
+        self.path, self.report, self.reruns, self.build = path, report, reruns, build
+        self.ready: list[dict[str, Any]] = []
+        self.depth = 0  # open elements
+        # per open suite: [own µs, child suites, chain µs of the last child, depth]
+        self.suites: list[list[Any]] = []
+        self.case_depth = 0  # depth of the testcase being read, 0 outside one
+        self.case_named = False
+        self.open: list[ET.Element] = []  # with build: the testcase and its open descendants
+        self.last: ET.Element | None = None  # its element that text now goes after
+        parser = expat.ParserCreate(None, "}")
+        parser.buffer_text = True
+        parser.buffer_size = _SNIFF
+        parser.StartElementHandler = self._start
+        parser.EndElementHandler = self._end
+        if build:
+            parser.CharacterDataHandler = self._data
+        parser.StartDoctypeDeclHandler = self._refuse_dtd
+        parser.EntityDeclHandler = self._refuse_entity
+        parser.UnparsedEntityDeclHandler = self._refuse_unparsed_entity
+        parser.ExternalEntityRefHandler = self._refuse_external
+        self.parser = parser
+
+    def take(self) -> list[dict[str, Any]]:
+        ready, self.ready = self.ready, []
+        return ready
+
+    def _start(self, name: str, attrs: dict[str, str]) -> None:
+        self.depth += 1
+        if self.case_depth:  # inside a testcase
+            if self.build:
+                self.open.append(ET.SubElement(self.open[-1], name, attrs))
+                self.last = None
+            elif (
+                self.reruns
+                and self.case_named
+                and self.depth == self.case_depth + 1
+                and _local(name) in RERUN_ELEMENTS
+            ):
+                self.report.tests += 1
+            return
+        tag = _local(name)
+        if tag in SUITES:
+            self.suites.append([_elapsed(attrs), 0, None, self.depth])
+        elif self.depth == 1:
+            raise ReportError(
+                f"{self.path}: not a JUnit report (root element <{tag}>, expected "
+                "<testsuites> or <testsuite>)"
+            )
+        elif tag == "testcase" and self.suites and self.suites[-1][3] == self.depth - 1:
+            self.case_depth = self.depth  # a direct child of a suite
+            if self.build:
+                self.open.append(ET.Element(name, attrs))
+                self.last = None
+            elif _attr(attrs, "name") is not None:
+                self.case_named = True
+                self.report.tests += 1
+                self.report.tests_elapsed_us += _elapsed(attrs) or 0
+
+    def _end(self, name: str) -> None:
+        self.depth -= 1
+        if self.case_depth:
+            if self.build:
+                self.last = self.open.pop()
+            if self.depth < self.case_depth:
+                self.case_depth, self.case_named = 0, False
+                if self.last is not None:  # with build: the testcase just closed
+                    self.ready += _testcase(self.last, self.report, self.reruns)
+            return
+        if self.suites and self.suites[-1][3] == self.depth + 1:  # a suite closes
+            own, children, child_chain, _ = self.suites.pop()
+            chain = own if own is not None else (child_chain if children == 1 else None)
+            if self.suites:
+                self.suites[-1][1] += 1
+                self.suites[-1][2] = chain
+            else:
+                self.report.elapsed_us = chain
+
+    def _data(self, text: str) -> None:
+        if not self.open:
+            return
+        if self.last is None:
+            parent = self.open[-1]
+            parent.text = (parent.text or "") + text
+        else:
+            self.last.tail = (self.last.tail or "") + text
+
+    def _refuse_dtd(self, name: str, *ids: Any) -> None:
+        raise defusedxml.DTDForbidden(name, *ids[:2])
+
+    def _refuse_entity(self, name: str, _is_param: int, value: str | None, *rest: Any) -> None:
+        raise defusedxml.EntitiesForbidden(name, value, *rest)
+
+    def _refuse_unparsed_entity(self, name: str, *rest: Any) -> None:
+        raise defusedxml.EntitiesForbidden(name, None, *rest)
+
+    def _refuse_external(self, context: str, *rest: Any) -> int:
+        raise defusedxml.ExternalReferenceForbidden(context, *rest)
