@@ -24,7 +24,8 @@ TITLES = {
 
 
 def is_ui_path(path: str) -> bool:
-    return not path.startswith(NON_UI_PREFIXES)
+    """HTML error pages for the UI; JSON for the API and the UI's own .json endpoints."""
+    return not path.startswith(NON_UI_PREFIXES) and not path.endswith(".json")
 
 
 def error_page(

@@ -1,0 +1,177 @@
+"""Web UI page times for a run with 100,000 tests on a real `runhub serve` (prints numbers).
+
+Per backend (SQLite, then PostgreSQL), on a fresh database: submit one run of N tests
+(default 100,000; ~10% failures with a console failure field, shaped like the official
+CLI's JUnit output) through the API in 5,000-test appends over 4 threads, sign in to the
+web UI, then time each page (server time to the last byte, keep-alive connection).
+The issue's target: the run page opens in under 300 ms.
+
+Usage: .venv/bin/python bench/web.py [--tests N] [--repeat 20] [--backends sqlite postgresql]
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from contextlib import ExitStack
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+sys.path.insert(0, str(Path(__file__).parent))
+from ingest import RUNHUB, make_tests, new_database, start_server  # noqa: E402
+
+PG_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
+PASSWORD = "bench-password-1"
+TARGET_MS = 300.0
+BATCH, THREADS = 5000, 4
+
+
+class Browser:
+    """A keep-alive HTTP client with a cookie (the session) like a browser's."""
+
+    def __init__(self, port: int, token: str) -> None:
+        self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=300)
+        self.token = token
+        self.cookies: dict[str, str] = {}
+
+    def request(
+        self, method: str, path: str, body: bytes | None = None, headers: dict | None = None
+    ) -> tuple[int, dict[str, str], bytes]:
+        all_headers = dict(headers or {})
+        if self.cookies:
+            all_headers["Cookie"] = "; ".join(f"{k}={v}" for k, v in self.cookies.items())
+        self.conn.request(method, path, body, all_headers)
+        response = self.conn.getresponse()
+        data = response.read()
+        for name, value in response.getheaders():
+            if name.lower() == "set-cookie":
+                key, _, rest = value.partition("=")
+                self.cookies[key] = rest.split(";", 1)[0].strip('"')
+        return response.status, dict(response.getheaders()), data
+
+    def api(self, method: str, path: str, payload: Any = None, ok: int = 200) -> Any:
+        body = json.dumps(payload).encode() if payload is not None else None
+        headers = {"Authorization": f"Bearer {self.token}", "Content-Type": "application/json"}
+        status, _, data = self.request(method, "/api/v1" + path, body, headers)
+        if status != ok:
+            raise SystemExit(f"{method} {path}: HTTP {status} {data[:300]!r}")
+        return json.loads(data) if data else None
+
+    def sign_in(self, email: str, password: str) -> None:
+        status, _, page = self.request("GET", "/signin")
+        match = re.search(rb'name="csrf_token" value="([^"]+)"', page)
+        assert status == 200 and match, "no sign-in form"
+        form = urlencode(
+            {"csrf_token": match.group(1).decode(), "email": email, "password": password}
+        )
+        headers = {"Content-Type": "application/x-www-form-urlencoded"}
+        status, _, _ = self.request("POST", "/signin", form.encode(), headers)
+        if status != 303:
+            raise SystemExit(f"sign-in failed: HTTP {status}")
+
+
+def submit_run(browser: Browser, project_id: int, n: int) -> int:
+    run_id = browser.api(
+        "POST",
+        f"/projects/{project_id}/automation/runs",
+        {"name": f"Nightly ({n:,} tests)", "source": "backend", "tags": ["nightly"]},
+        201,
+    )["id"]
+    tests = make_tests(n)
+    thread_ids = [
+        browser.api("POST", f"/automation/runs/{run_id}/threads", {}, 201)["id"]
+        for _ in range(THREADS)
+    ]
+    for i, start in enumerate(range(0, n, BATCH)):
+        batch = tests[start : start + BATCH]
+        thread_id = thread_ids[i % THREADS]
+        browser.api("POST", f"/automation/runs/threads/{thread_id}/append", {"tests": batch}, 204)
+    browser.api("POST", f"/automation/runs/{run_id}/complete", {}, 204)
+    return run_id
+
+
+def time_page(browser: Browser, path: str, repeat: int) -> dict[str, float]:
+    for _ in range(3):  # warm-up: caches, first connection, templates
+        status, _, _ = browser.request("GET", path)
+        if status != 200:
+            raise SystemExit(f"GET {path}: HTTP {status}")
+    samples = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        browser.request("GET", path)
+        samples.append((time.perf_counter() - t0) * 1000)
+    return {"p50": statistics.median(samples), "max": max(samples)}
+
+
+def bench_backend(backend: str, args: argparse.Namespace) -> list[tuple[str, dict]]:
+    with ExitStack() as stack, tempfile.TemporaryDirectory() as tmp:
+        url = new_database(stack, backend, args.pg_url, tmp, "web")
+        port, token, _pid = start_server(stack, url, tmp, backend)
+        subprocess.run(
+            [RUNHUB, "admin", "set-password", "admin@runhub.local", "--password-stdin",
+             "--database", url],
+            input=PASSWORD + "\n", text=True, check=True, capture_output=True,
+        )  # fmt: skip
+        project_id = int(
+            subprocess.run(
+                [RUNHUB, "admin", "create-project", "Bench", "--database", url],
+                text=True, check=True, capture_output=True,
+            ).stdout  # fmt: skip
+        )
+        browser = Browser(port, token)
+        t0 = time.perf_counter()
+        run_id = submit_run(browser, project_id, args.tests)
+        print(f"  {backend}: submitted {args.tests:,} tests in {time.perf_counter() - t0:.1f} s")
+        run = browser.api("GET", f"/automation/runs/{run_id}")["result"]
+        first_failure = browser.api(
+            "GET", f"/automation/runs/{run_id}/tests?status_id=3&per_page=100"
+        )["result"][0]["id"]
+        browser.sign_in("admin@runhub.local", PASSWORD)
+        last_page = -(-run["total_count"] // 100)
+        pages = [
+            ("run page", f"/runs/{run_id}"),
+            ("run page, last page", f"/runs/{run_id}?page={last_page}"),
+            ("run page, failures", f"/runs/{run_id}?status=2,4,6"),
+            ("run page, one thread", f"/runs/{run_id}?thread={run['threads'][1]['id']}"),
+            ("run page, folder", f"/runs/{run_id}?folder=com.example.module7"),
+            ("run page, name search", f"/runs/{run_id}?q=Case4242"),
+            ("test result", f"/results/{first_failure}"),
+            ("runs of the project", f"/projects/{project_id}"),
+            ("projects", "/"),
+            ("source", f"/sources/{run['source_id']}"),
+            ("counts poll", f"/runs/{run_id}/counts.json"),
+        ]
+        return [(label, time_page(browser, path, args.repeat)) for label, path in pages]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--tests", type=int, default=100_000)
+    parser.add_argument("--repeat", type=int, default=20)
+    parser.add_argument("--backends", nargs="+", default=["sqlite", "postgresql"])
+    parser.add_argument("--pg-url", default=PG_URL)
+    args = parser.parse_args()
+    failed = False
+    for backend in args.backends:
+        results = bench_backend(backend, args)
+        print(f"\n{backend}: page times over {args.repeat} requests (ms)")
+        print(f"  {'page':<26} {'p50':>8} {'max':>8}")
+        for label, r in results:
+            print(f"  {label:<26} {r['p50']:>8.1f} {r['max']:>8.1f}")
+        run_p50 = results[0][1]["p50"]
+        verdict = "ok" if run_p50 < TARGET_MS else "TOO SLOW"
+        failed = failed or run_p50 >= TARGET_MS
+        print(f"  run page p50 {run_p50:.1f} ms, target < {TARGET_MS:.0f} ms: {verdict}")
+    sys.exit(1 if failed else 0)
+
+
+if __name__ == "__main__":
+    main()
