@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -99,3 +100,74 @@ def test_errors_read_like_the_official_cli(live_server: ServerProcess) -> None:
         "--project-id", "1", "--name", "x", "--source", "not one word",
     )  # fmt: skip
     assert bad_source.returncode == 1 and "Invalid source name" in bad_source.stderr
+
+
+def _write_large_report(path: Path, n: int) -> None:
+    """N tests, ~450 bytes each: every 10th fails with a padded trace."""
+    trace = "at pkg.Module.call(Module.java:42) " * 100
+    with path.open("w") as out:
+        out.write('<testsuites><testsuite name="large" time="12.5">\n')
+        for i in range(n):
+            head = f'<testcase classname="pkg.C{i % 50}" name="t{i}" time="0.01">'
+            body = f'<failure message="boom {i}">{trace}</failure>' if i % 10 == 0 else ""
+            out.write(f"{head}{body}<system-out>ran {i}</system-out></testcase>\n")
+        out.write("</testsuite></testsuites>\n")
+
+
+def _peak_rss_mib(server: ServerProcess, *args: str) -> tuple[int, float]:
+    """Run the client in a fresh wrapper process (its only child), so the children's peak
+    RSS is the client's own."""
+    wrapper = (
+        "import resource, subprocess, sys\n"
+        "code = subprocess.run(sys.argv[1:]).returncode\n"
+        "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, file=sys.stderr)\n"
+        "sys.exit(code)\n"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("RUNHUB_", "TESTMO_"))}
+    env.update(CI="true", TESTMO_TOKEN=server.token)
+    done = subprocess.run(
+        [sys.executable, "-c", wrapper, RUNHUB, *args],
+        env=env, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    return done.returncode, int(done.stderr.strip().splitlines()[-1]) / 1024
+
+
+def test_a_large_report_streams_in_bounded_memory(
+    live_server: ServerProcess, tmp_path: Path
+) -> None:
+    n = 60_000
+    report = tmp_path / "large.xml"
+    _write_large_report(report, n)
+    assert report.stat().st_size > 25 * 2**20
+    code, rss_mib = _peak_rss_mib(
+        live_server, "automation:run:submit", "--instance", live_server.base_url,
+        "--project-id", str(live_server.project_id), "--name", "Large", "--source", "big",
+        "--results", str(report),
+    )  # fmt: skip
+    assert code == 0
+    # Holding 60,000 test dicts alone takes over 150 MiB; streaming stays near start-up size.
+    assert rss_mib < 100, f"client peak RSS {rss_mib:.0f} MiB"
+    with live_server.client() as client:
+        runs = client.get(f"/projects/{live_server.project_id}/automation/runs").json()
+        run = next(r for r in runs["result"] if r["name"] == "Large")
+        single = client.get(f"/automation/runs/{run['id']}").json()["result"]
+    assert run["total_count"] == n and run["failure_count"] == n // 10
+    (thread,) = single["threads"]
+    assert thread["elapsed"] == 12_500_000  # the suite time, sent before any test
+
+
+def test_a_broken_report_creates_no_run(live_server: ServerProcess, tmp_path: Path) -> None:
+    good, broken = tmp_path / "a.xml", tmp_path / "b.xml"
+    _write_large_report(good, 2_000)
+    broken.write_text('<testsuite name="cut"><testcase name="x"><failure>')
+    with live_server.client() as client:
+        path = f"/projects/{live_server.project_id}/automation/runs"
+        before = client.get(path).json()["total"]
+        done = runhub(
+            live_server, "automation:run:submit", "--instance", live_server.base_url,
+            "--project-id", str(live_server.project_id), "--name", "Cut", "--source", "big",
+            "--results", str(good), str(broken),
+        )  # fmt: skip
+        assert done.returncode == 1
+        assert f"Failed to parse file: {broken}" in done.stderr
+        assert client.get(path).json()["total"] == before
