@@ -9,6 +9,7 @@ from sqlalchemy import Engine, insert, select
 
 from runhub.db.engine import write_tx
 from runhub.db.schema import idempotency_keys
+from runhub.services.threads import ExpiredKeyPurge
 from runhub.timeutil import utcnow
 
 from ..helpers import Api, make_test
@@ -111,3 +112,30 @@ def test_longest_key_is_accepted(api: Api, thread: tuple[int, int]) -> None:
     assert append(api, thread_id, [make_test("a")], "x" * 200).status_code == 204
     assert append(api, thread_id, [make_test("a")], "x" * 200).status_code == 204
     assert total(api, run_id) == 1
+
+
+def test_expired_keys_are_purged_at_most_every_ten_minutes(
+    api: Api, engine: Engine, thread: tuple[int, int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _, thread_id = thread
+    old = utcnow() - timedelta(hours=25)
+    recent = utcnow() - timedelta(hours=23)
+
+    def keys() -> set[str]:
+        with engine.connect() as conn:
+            return set(conn.execute(select(idempotency_keys.c.key)).scalars())
+
+    with write_tx(engine) as conn:
+        for key, stamp in (("old", old), ("recent", recent)):
+            conn.execute(
+                insert(idempotency_keys).values(thread_id=thread_id, key=key, created_at=stamp)
+            )
+    monkeypatch.setattr(ExpiredKeyPurge, "due_at_s", 0.0)  # as if none ran in this process yet
+    assert append(api, thread_id, [make_test("a")], "new").status_code == 204
+    assert keys() == {"recent", "new"}
+    with write_tx(engine) as conn:
+        conn.execute(
+            insert(idempotency_keys).values(thread_id=thread_id, key="old", created_at=old)
+        )
+    assert append(api, thread_id, [make_test("b")], "newer").status_code == 204
+    assert keys() == {"old", "recent", "new", "newer"}  # the next purge is not due yet

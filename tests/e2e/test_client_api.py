@@ -23,13 +23,15 @@ DROP_RESPONSE_HEADERS = {"connection", "content-encoding", "transfer-encoding", 
 
 
 class FaultProxy:
-    """An HTTP proxy on 127.0.0.1 in front of the server. Thread appends consume `plan`:
-    "forward", "drop" (forward, then close the connection without answering) or
-    (status, headers) answered by the proxy itself; with the plan empty it forwards.
-    Every append's Idempotency-Key is recorded in `append_keys`."""
+    """An HTTP proxy on 127.0.0.1 in front of the server. Requests to paths ending in
+    `target` (thread appends unless changed) consume `plan`: "forward", "drop" (forward,
+    then close the connection without answering) or (status, headers) answered by the
+    proxy itself; with the plan empty it forwards. Their Idempotency-Key headers are
+    recorded in `append_keys`."""
 
     def __init__(self, upstream: str) -> None:
         self.upstream = httpx.Client(base_url=upstream, timeout=30)
+        self.target = APPEND
         self.plan: list[Any] = []
         self.append_keys: list[str | None] = []
         self.lock = threading.Lock()
@@ -45,7 +47,9 @@ class FaultProxy:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length) if length else b""
                 action: Any = "forward"
-                if self.path.endswith(APPEND) and "/threads/" in self.path:
+                if self.path.endswith(proxy.target) and (
+                    proxy.target != APPEND or "/threads/" in self.path
+                ):
                     with proxy.lock:
                         proxy.append_keys.append(self.headers.get("Idempotency-Key"))
                         action = proxy.plan.pop(0) if proxy.plan else "forward"
@@ -236,6 +240,28 @@ def test_max_retries_exhausted_raises(live_server: ServerProcess, proxy: FaultPr
         assert str(dropped.value).startswith("Connection error: ")
         # Only the first drop reached the server as a new key; the other two were repeats.
         assert client.get_run(run_id)["result"]["total_count"] == 1
+
+
+def test_creates_are_retried_only_when_not_acted_on(
+    live_server: ServerProcess, proxy: FaultProxy
+) -> None:
+    client, sleeps = client_via(proxy, live_server)
+    with client:
+        run_id = client.create_run(live_server.project_id, "Run", "backend")
+        proxy.target = "/threads"  # creating a thread
+        proxy.plan = [(429, {"Retry-After": "2"}), (503, {})]  # refused: safe to repeat
+        client.create_thread(run_id)
+        assert len(sleeps) == 2 and sleeps[0] == 2.0
+        proxy.plan = [(502, {})]  # a gateway error: the server may have created it
+        with pytest.raises(ApiError) as caught:
+            client.create_thread(run_id)
+        assert caught.value.status == 502 and len(sleeps) == 2
+        proxy.plan = ["drop"]  # created, but the answer was lost: not sent again
+        with pytest.raises(ApiConnectionError):
+            client.create_thread(run_id)
+        assert len(sleeps) == 2
+        threads = client.get_run(run_id)["result"]["threads"]
+        assert len(threads) == 2  # the one that answered and the dropped one, no duplicate
 
 
 def test_unreachable_server_raises_connection_error() -> None:

@@ -14,6 +14,10 @@ as Testmo asks); 502/503/504 and connection errors wait with exponential backoff
 jitter. At most `max_retries` tries are made in total; other 4xx are never retried. Every
 thread append carries an `Idempotency-Key` header (the same on each retry of one call), so
 a batch whose response was lost is not stored twice by runhub (Testmo ignores the header).
+Calls that would store something twice if repeated (creating a run or a thread, appending
+resources to a run) are retried only when the server cannot have acted on them: a 429, a
+503, or a connection that was never made; after a 502/504 or a lost response they fail,
+rather than risk a duplicate run or thread.
 """
 
 from __future__ import annotations
@@ -34,6 +38,9 @@ from runhub import __version__
 __all__ = ["ApiConnectionError", "ApiError", "Client", "origin_of"]
 
 RETRY_STATUSES = frozenset({502, 503, 504})
+# Answers and errors after which the request was certainly not acted on.
+UNSENT_STATUSES = frozenset({429, 503})
+UNSENT_ERRORS = (httpx2.ConnectError, httpx2.ConnectTimeout, httpx2.PoolTimeout)
 DEFAULT_RETRY_AFTER_S = 60.0
 BACKOFF_BASE_S = 1.0
 BACKOFF_CAP_S = 30.0
@@ -194,8 +201,10 @@ class Client:
         json: Any = None,
         params: Mapping[str, Any] | None = None,
         headers: Mapping[str, str] | None = None,
+        replayable: bool = True,
     ) -> httpx2.Response:
-        """Send one API call (path below /api/v1), retrying as the module docstring says.
+        """Send one API call (path below /api/v1), retrying as the module docstring says;
+        a call that is not `replayable` is retried only when it was certainly not acted on.
 
         Returns the 2xx response; raises ApiError for any other answer and
         ApiConnectionError when the last try got no answer.
@@ -208,13 +217,15 @@ class Client:
                     method, path, json=json, params=query, headers=dict(headers or {})
                 )
             except httpx2.TransportError as exc:
-                if last:
+                if last or not (replayable or isinstance(exc, UNSENT_ERRORS)):
                     raise ApiConnectionError(exc) from exc
                 self.sleep(self._backoff(attempt))
                 continue
             if response.is_success:
                 return response
-            if last or (response.status_code != 429 and response.status_code not in RETRY_STATUSES):
+            status = response.status_code
+            retry = status in UNSENT_STATUSES or (replayable and status in RETRY_STATUSES)
+            if last or not retry:
                 raise ApiError.from_response(response)
             if response.status_code == 429:
                 self.sleep(_retry_after(response))
@@ -226,8 +237,15 @@ class Client:
         result: JSON = self.request("GET", path, params=params).json()
         return result
 
-    def _post(self, path: str, body: JSON, headers: Mapping[str, str] | None = None) -> Any:
-        response = self.request("POST", path, json=body, headers=headers)
+    def _post(
+        self,
+        path: str,
+        body: JSON,
+        headers: Mapping[str, str] | None = None,
+        *,
+        replayable: bool = True,
+    ) -> Any:
+        response = self.request("POST", path, json=body, headers=headers, replayable=replayable)
         return response.json() if response.content else None
 
     def _pages(self, path: str, params: Mapping[str, Any]) -> Iterator[JSON]:
@@ -269,7 +287,8 @@ class Client:
             links=links,
             artifacts=artifacts,
         )
-        return int(self._post(f"/projects/{project_id}/automation/runs", body)["id"])
+        path = f"/projects/{project_id}/automation/runs"
+        return int(self._post(path, body, replayable=False)["id"])
 
     def append_run(
         self,
@@ -281,7 +300,7 @@ class Client:
     ) -> None:
         """Append fields, links and artifacts to a run (allowed on completed runs)."""
         body = _body(fields=fields, links=links, artifacts=artifacts)
-        self._post(f"/automation/runs/{run_id}/append", body)
+        self._post(f"/automation/runs/{run_id}/append", body, replayable=False)
 
     def complete_run(self, run_id: int, measure_elapsed: bool = False) -> None:
         """Complete a run and its open threads."""
@@ -303,7 +322,8 @@ class Client:
             fields=fields,
             artifacts=artifacts,
         )
-        return int(self._post(f"/automation/runs/{run_id}/threads", body)["id"])
+        path = f"/automation/runs/{run_id}/threads"
+        return int(self._post(path, body, replayable=False)["id"])
 
     def append_thread(
         self,

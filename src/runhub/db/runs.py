@@ -342,3 +342,9 @@ def claim_idempotency_key(
         where=idempotency_keys.c.created_at < expired_before,
     )
     return conn.execute(stmt.returning(idempotency_keys.c.thread_id)).first() is not None
+
+
+def purge_idempotency_keys(conn: Connection, expired_before: datetime) -> int:
+    """Delete keys recorded before `expired_before` (they no longer stop a repeat)."""
+    stmt = idempotency_keys.delete().where(idempotency_keys.c.created_at < expired_before)
+    return conn.execute(stmt).rowcount

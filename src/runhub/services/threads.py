@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from collections import Counter
 from datetime import datetime, timedelta
 from typing import Any
@@ -109,6 +111,24 @@ def case_deltas(
 
 
 IDEMPOTENCY_WINDOW = timedelta(hours=24)
+PURGE_EVERY_S = 600.0
+
+
+class ExpiredKeyPurge:
+    """Expired idempotency keys are deleted by whichever append comes first after
+    PURGE_EVERY_S in each process (one indexed DELETE, in its own transaction)."""
+
+    due_at_s = 0.0
+    lock = threading.Lock()
+
+    @classmethod
+    def maybe_run(cls, engine: Engine, now: datetime) -> None:
+        with cls.lock:
+            if time.monotonic() < cls.due_at_s:
+                return
+            cls.due_at_s = time.monotonic() + PURGE_EVERY_S
+        with write_tx(engine) as conn:
+            db.purge_idempotency_keys(conn, now - IDEMPOTENCY_WINDOW)
 
 
 def append_to_thread(
@@ -126,6 +146,8 @@ def append_to_thread(
     """
     tests = body.tests or []
     now = utcnow()
+    if idempotency_key is not None:
+        ExpiredKeyPurge.maybe_run(engine, now)
     with write_tx(engine) as conn:
         table = StatusTable.cached(conn)
         status_ids = resolve_statuses(table, tests)
