@@ -15,6 +15,7 @@ from runhub.db.schema import (
     automation_sources,
     configs,
     milestones,
+    projects,
 )
 
 results = automation_run_tests
@@ -99,8 +100,11 @@ def search_results(
 def result_by_id(conn: Connection, test_id: int) -> RowMapping | None:
     query = (
         _result_columns()
-        .add_columns(runs.c.project_id, runs.c.name.label("run_name"))
+        .add_columns(
+            runs.c.project_id, runs.c.name.label("run_name"), projects.c.name.label("project_name")
+        )
         .join(runs, runs.c.id == results.c.run_id)
+        .join(projects, projects.c.id == runs.c.project_id)
         .where(results.c.id == test_id)
     )
     return conn.execute(query).mappings().first()

@@ -14,8 +14,8 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine
 
+from runhub.db import accounts, views
 from runhub.db import runs as runs_db
-from runhub.db import views
 from runhub.db.engine import read_tx
 from runhub.db.schema import STATUS_SLOTS
 from runhub.errors import NotFound
@@ -64,8 +64,12 @@ def _per_status(source: Any) -> dict[int, int]:
 
 
 def run_view(engine: Engine, who: Principal, run_id: int) -> dict[str, Any]:
-    """The run as the API shows it (with names of source, config, milestone, users)."""
-    return get_run(engine, who, run_id, RUN_EXPANDS)
+    """The run as the API shows it (with names of source, config, milestone, users) and
+    its project."""
+    view = get_run(engine, who, run_id, RUN_EXPANDS)
+    with read_tx(engine) as conn:
+        view["project"] = accounts.project_by_id(conn, view["result"]["project_id"])
+    return view
 
 
 def run_counts(engine: Engine, who: Principal, run_id: int) -> dict[str, Any]:

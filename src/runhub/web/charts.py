@@ -34,7 +34,7 @@ def line_chart(points: Sequence[Point], *, max_value: float, unit_label: str, ti
     coords = [xy(i, p.value) for i, p in enumerate(points)]
     parts = [
         f'<svg class="chart" viewBox="0 0 {WIDTH} {HEIGHT}" role="img" '
-        f'preserveAspectRatio="none" aria-label="{escape(title)}">',
+        f'aria-label="{escape(title)}">',
         f"<title>{escape(title)}</title>",
     ]
     for fraction in (0, 0.5, 1):

@@ -10,7 +10,15 @@ from runhub.api.common import path_id
 from runhub.services import overview, runs
 from runhub.services.statuses import FAILURE
 from runhub.web.charts import Point, line_chart
-from runhub.web.common import call, css_color, duration, query_string, render, require_session
+from runhub.web.common import (
+    FALLBACK_COLOR,
+    call,
+    css_color,
+    duration,
+    query_string,
+    render,
+    require_session,
+)
 
 RUN_PAGE_SIZES = (15, 25, 50, 100)
 RUN_FILTERS = (
@@ -75,11 +83,15 @@ async def source_page(request: Request) -> Response:
     session = await require_session(request)
     data = await call(request, overview.source, session.principal, path_id(request, "source_id"))
     completed = [r for r in data["runs"] if r["is_completed"]]
+    colors = {  # the run status colours are those of the first passed / failed status
+        key: next((css_color(s["color"]) for s in data["statuses"] if s[flag]), FALLBACK_COLOR)
+        for key, flag in (("passed", "is_passed"), ("failed", "is_failed"))
+    }
     rate_points, time_points = [], []
     for r in completed:
         total = r["total_count"]
         rate = r["success_count"] * 100 / total if total else 0.0
-        color = css_color("#d64541" if r["status"] == FAILURE else "#2e9e5b")
+        color = colors["failed"] if r["status"] == FAILURE else colors["passed"]
         label = f"#{r['id']} {r['name']}: {rate:.1f}% passed, {duration(r['elapsed'])}"
         href = f"/runs/{r['id']}"
         rate_points.append(Point(rate, label, href, color))
@@ -90,7 +102,10 @@ async def source_page(request: Request) -> Response:
             rate_points, max_value=100, unit_label="{:.0f}%", title="Pass rate per run"
         ),
         "duration": line_chart(
-            time_points, max_value=max_s * 1.1, unit_label="{:.0f} s", title="Duration per run"
+            time_points,
+            max_value=max_s * 1.1,
+            unit_label="{:.1f} s" if max_s < 10 else "{:.0f} s",
+            title="Duration per run",
         ),
     }
     pass_rates = [p.value for p in rate_points]

@@ -47,6 +47,7 @@ async def run_page(request: Request) -> Response:
         "run.html",
         {
             "run": item,
+            "project": run["project"],
             "source": next(iter(expands.get("automation_sources", [])), None),
             "config": next(iter(expands.get("configs", [])), None),
             "milestone": next(iter(expands.get("milestones", [])), None),

@@ -1,0 +1,147 @@
+"""The web UI in a real browser (Debian's Chromium driven by Playwright) against the real
+server: sign in, open a run submitted through the API, filter to failures, open a failing
+test, create a token in the profile and use it against the API, sign out.
+
+A screenshot of the run page is saved to test-artifacts/ (ignored by git)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx2 as httpx
+import pytest
+from playwright.sync_api import Browser, Page, expect, sync_playwright
+
+from ..helpers import make_test
+from .conftest import ServerProcess
+
+pytestmark = pytest.mark.e2e
+
+CHROMIUM = "/usr/bin/chromium"
+ARTIFACTS = Path(__file__).parents[2] / "test-artifacts"
+PASSWORD_PREFIX = "Web UI password (shown once): "
+FAILURE_TEXT = "AssertionError: expected 200 but got 500"
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM, headless=True, args=["--no-sandbox"]
+        )
+        yield browser
+        browser.close()
+
+
+def _password(server: ServerProcess) -> str:
+    for line in server.stdout.splitlines():
+        if line.startswith(PASSWORD_PREFIX):
+            return line[len(PASSWORD_PREFIX) :].strip()
+    raise AssertionError(f"no web UI password printed\n{server.output()}")
+
+
+def _submit_run(server: ServerProcess) -> int:
+    with server.client() as api:
+        response = api.post(
+            f"/projects/{server.project_id}/automation/runs",
+            json={"name": "Nightly 2026-11-30", "source": "backend", "tags": ["nightly"],
+                  "fields": [{"type": 4, "name": "Console", "value": "$ pytest\n3 passed"}]},
+        )  # fmt: skip
+        run_id = response.json()["id"]
+        thread_id = api.post(f"/automation/runs/{run_id}/threads", json={}).json()["id"]
+        tests = [make_test(f"test_ok_{i}", folder="api.users") for i in range(5)]
+        tests.append(
+            make_test(
+                "test_create_order",
+                "failed",
+                folder="api.orders",
+                fields=[{"type": 4, "name": "Failure", "value": FAILURE_TEXT,
+                         "is_highlight": True}],
+                file="tests/api/test_orders.py",
+                line=42,
+            )  # fmt: skip
+        )
+        tests.append(make_test("test_skipped", "skipped", folder="api.orders"))
+        append = api.post(f"/automation/runs/threads/{thread_id}/append", json={"tests": tests})
+        assert append.status_code == 204
+        assert api.post(f"/automation/runs/{run_id}/complete", json={}).status_code == 204
+    return run_id
+
+
+def _sign_in(page: Page, server: ServerProcess) -> None:
+    page.goto(server.base_url + "/")
+    expect(page).to_have_url(re.compile(r"/signin\?next=/$"))
+    page.get_by_label("Email").fill("admin@runhub.local")
+    page.get_by_label("Password").fill(_password(server))
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("heading", name="Projects", exact=True)).to_be_visible()
+
+
+def test_browser_flow(
+    live_server: ServerProcess, browser: Browser, request: pytest.FixtureRequest
+) -> None:
+    run_id = _submit_run(live_server)
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    _sign_in(page, live_server)
+
+    # Keyboard: the first Tab lands on the skip link.
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.textContent") == "Skip to content"
+
+    # Projects -> runs of the project -> the run.
+    page.get_by_role("link", name="E2E").first.click()
+    page.get_by_role("link", name="Nightly 2026-11-30").click()
+    expect(page).to_have_url(re.compile(rf"/runs/{run_id}$"))
+    expect(page.locator('[data-status-count="2"]')).to_have_text("1")
+    ARTIFACTS.mkdir(exist_ok=True)
+    backend = request.node.callspec.params.get("db_url", "db")
+    page.screenshot(path=str(ARTIFACTS / f"web-run-page-{backend}.png"), full_page=True)
+
+    # Filter to failures (the select submits itself).
+    page.get_by_role("combobox", name=re.compile("^Status")).select_option(label="Failures")
+    expect(page).to_have_url(re.compile(r"status=2%2C4%2C6"))
+    rows = page.locator("table.tests a[href^='/results/']")
+    expect(rows).to_have_count(1)
+    rows.first.click()
+    expect(page.get_by_role("heading", name="test_create_order")).to_be_visible()
+    expect(page.locator("pre.console.highlight")).to_have_text(FAILURE_TEXT)
+    expect(page.get_by_text("tests/api/test_orders.py:42")).to_be_visible()
+
+    # Profile: create a token and use it against the API.
+    page.get_by_role("link", name="Profile").click()
+    page.get_by_label("Name").fill("browser test")
+    page.get_by_role("button", name="Create token").click()
+    token = page.locator("#new-token").inner_text().strip()
+    me = httpx.get(
+        live_server.base_url + "/api/v1/user", headers={"Authorization": f"Bearer {token}"}
+    )
+    assert me.status_code == 200 and me.json()["name"] == "Administrator"
+
+    # Sign out: back to the sign-in page, and the pages need signing in again.
+    page.get_by_role("button", name="Sign out").click()
+    expect(page).to_have_url(re.compile(r"/signin$"))
+    page.goto(live_server.base_url + f"/runs/{run_id}")
+    expect(page).to_have_url(re.compile(r"/signin\?next="))
+    assert errors == []
+    context.close()
+
+
+def test_phone_width_has_no_horizontal_scroll(
+    live_server: ServerProcess, browser: Browser
+) -> None:
+    run_id = _submit_run(live_server)
+    context = browser.new_context(viewport={"width": 375, "height": 740}, is_mobile=True)
+    page = context.new_page()
+    _sign_in(page, live_server)
+    for path in ("/", f"/projects/{live_server.project_id}", f"/runs/{run_id}", "/profile"):
+        page.goto(live_server.base_url + path)
+        overflow = page.evaluate(
+            "document.documentElement.scrollWidth - document.documentElement.clientWidth"
+        )
+        assert overflow <= 0, (path, overflow)
+    context.close()
