@@ -222,9 +222,9 @@ def parse_seconds(value: str | None) -> int | None:
 
 def _elapsed(attrs: Mapping[str, str]) -> int | None:
     for name in ("time", "duration"):
-        value = parse_seconds(_attr(attrs, name))
-        if value is not None:
-            return value
+        value = attrs.get(name)
+        if value is not None and (elapsed := parse_seconds(value.strip(_JS_WS))) is not None:
+            return elapsed
     return None
 
 
@@ -412,16 +412,18 @@ def _testcase(case: ET.Element, report: Report, reruns: bool) -> list[dict[str, 
         return []
     folder = _attr(attrs, "classname") or _attr(attrs, "class")
     key = hashlib.sha256((f"{folder}.{name}" if folder else name).encode()).hexdigest()
-    base: dict[str, Any] = {"key": key, "name": name[:MAX_STRING], "status": "passed"}
-    base["folder"] = folder[:MAX_STRING] if folder else UNNAMED_FOLDER
+    name, folder = name[:MAX_STRING], folder[:MAX_STRING] if folder else UNNAMED_FOLDER
     results: list[dict[str, Any]] = []
+    test: dict[str, Any]
     if len(case):  # children: status elements, output, properties, reruns
+        base: dict[str, Any] = {"key": key, "name": name, "status": "passed", "folder": folder}
         if reruns:
             results.extend(_reruns(case, base))
         status, artifacts, fields = _outcome(case)
         test = dict(base, status=status, artifacts=artifacts, fields=fields)
     else:  # the common case: a passed test and nothing else
-        test = dict(base, artifacts=[], fields=[])
+        test = {"key": key, "name": name, "status": "passed", "folder": folder}
+        test["artifacts"], test["fields"] = [], []
     elapsed = _elapsed(attrs)
     if elapsed is not None:
         test["elapsed"] = elapsed
@@ -644,8 +646,6 @@ class _Walker:
         parser.buffer_size = _SNIFF
         parser.StartElementHandler = self._start
         parser.EndElementHandler = self._end
-        if build:
-            parser.CharacterDataHandler = self._data
         parser.StartDoctypeDeclHandler = self._refuse_dtd
         parser.EntityDeclHandler = self._refuse_entity
         parser.UnparsedEntityDeclHandler = self._refuse_unparsed_entity
@@ -683,6 +683,7 @@ class _Walker:
             if self.build:
                 self.open.append(ET.Element(name, attrs))
                 self.last = None
+                self.parser.CharacterDataHandler = self._data  # text counts only in here
             elif _attr(attrs, "name") is not None:
                 self.case_named = True
                 self.report.tests += 1
@@ -695,6 +696,7 @@ class _Walker:
                 self.last = self.open.pop()
             if self.depth < self.case_depth:
                 self.case_depth, self.case_named = 0, False
+                self.parser.CharacterDataHandler = None
                 if self.last is not None:  # with build: the testcase just closed
                     self.ready += _testcase(self.last, self.report, self.reruns)
             return
@@ -708,8 +710,6 @@ class _Walker:
                 self.report.elapsed_us = chain
 
     def _data(self, text: str) -> None:
-        if not self.open:
-            return
         if self.last is None:
             parent = self.open[-1]
             parent.text = (parent.text or "") + text
