@@ -41,7 +41,12 @@ def test_first_start_prints_the_token_once_and_it_works(
     assert server.token and server.token.startswith("runhub_")
     assert out.count(server.token) == 2  # the token line and the curl example
     assert f"runhub: created the first user, {BOOTSTRAP_EMAIL} (admin)." in out
-    assert f"runhub: serving {server.base_url} (API {server.base_url}/api/v1" in out
+    assert (
+        f"runhub: serving {server.base_url} (web UI {server.base_url}/, "
+        f"API {server.base_url}/api/v1" in out
+    )
+    password_lines = [line for line in out.splitlines() if line.startswith("Web UI password")]
+    assert len(password_lines) == 1 and len(password_lines[0].rsplit(": ", 1)[1]) >= 16
 
     # The user story: start it, then curl /api/v1/user as the printed example says.
     with httpx.Client(base_url=server.base_url) as client:
