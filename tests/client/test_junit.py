@@ -366,6 +366,20 @@ def test_times() -> None:
     assert parse_seconds("abc") is None
     assert parse_seconds("inf") is None
     assert parse_seconds("1_0") is None
+    assert parse_seconds("9" * 400) is None  # overflows to infinity
+    assert parse_seconds("٣") is None  # a non-ASCII digit
+
+
+@given(st.text(alphabet="0123456789.,-+eE _٣\u00a0", max_size=12))
+def test_plain_times_take_a_shortcut_to_the_same_answer(value: str) -> None:
+    text = value.strip()
+    text = text.replace(",", "") if "," in text and "." in text else text.replace(",", ".", 1)
+    expected = None
+    if re.fullmatch(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?", text):
+        seconds = float(text)
+        if seconds >= 0 and seconds != float("inf"):
+            expected = int(seconds * 1_000_000 + 0.5)
+    assert parse_seconds(value) == expected
 
 
 def test_truncation(tmp_path: Path) -> None:

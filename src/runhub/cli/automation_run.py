@@ -3,7 +3,8 @@ testmo CLI's options, output lines and exit codes (reference §8.1-§8.3, §8.6)
 
 Differences (better, documented in the README): http:// and localhost work, requests are
 retried (429/502/503/504, connection errors; `--max-retries`), appends carry an
-Idempotency-Key, reports of any number of entity references are read, and `--dry-run`
+Idempotency-Key, reports of any number of entity references are read and streamed in
+bounded memory (`automation_reports`), and `--dry-run`
 shows what would be sent without a network.
 """
 
@@ -11,35 +12,21 @@ from __future__ import annotations
 
 import argparse
 import os
-import queue
 import re
 import ssl
 import subprocess
 import sys
-import threading
 import time
-from collections import Counter
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from runhub.cli.automation_reports import Collected, CommandError, collect, dry_run, say, send
 from runhub.client import resources as res
 
-BATCH_SIZE = 250  # tests per append, as the official CLI
-UPLOAD_QUEUE = 4  # parsed batches that may wait for the uploader
 _SOURCE = re.compile(r"^[a-zA-Z][a-zA-Z0-9-]+$")
 _TAG = re.compile(r"^[\w-]+$")
-
-
-class CommandError(Exception):
-    """Ends a command with exit code 1; the message is printed as the official CLI does."""
-
-
-def say(message: str) -> None:
-    print(message, flush=True)
 
 
 def register(command: Callable[..., argparse.ArgumentParser]) -> None:
@@ -240,172 +227,6 @@ def _command(args: argparse.Namespace) -> list[str]:
     return argv
 
 
-@dataclass
-class Collected:
-    """The readable reports, checked and counted by a first pass that keeps no test."""
-
-    paths: list[Path]
-    tests: int
-    elapsed_us: int
-
-
-def _readable(args: argparse.Namespace, check: Callable[[Path], None]) -> Iterator[Path]:
-    """The result files among --results that `check` accepts; a file it refuses stops the
-    command (exit 1, as the official CLI) or, with --ignore-parse-error, is skipped."""
-    from runhub.client import junit
-
-    for path in junit.expand_results(args.results):
-        if not junit.is_result_file(path):
-            continue
-        try:
-            check(path)
-        except junit.ReportError as exc:
-            if not args.ignore_parse_error:
-                raise CommandError(f"Failed to parse file: {path}\n{exc}") from None
-            print(f"Failed to parse file: {path}", file=sys.stderr)
-            continue
-        yield path
-
-
-def _found(files: int, tests: int) -> None:
-    if files and tests:
-        say(f"Found {files} result files with a total of {tests} tests")
-        return
-    for line in (
-        "Warning: Could not find any valid result files or tests",
-        "Please review the --results option and specify one or more result files",
-        "Ensure the files have an expected file extension (.xml) and format",
-    ):
-        print(line, file=sys.stderr)
-
-
-def _collect(args: argparse.Namespace) -> Collected:
-    """Check every report before anything is sent, so a broken file creates no run."""
-    from runhub.client import junit
-
-    say("Collecting log files ..")
-    reports: list[junit.Report] = []
-    paths = list(_readable(args, lambda path: reports.append(junit.scan(path))))
-    tests = sum(report.tests for report in reports)
-    elapsed_us = sum(
-        report.tests_elapsed_us if report.elapsed_us is None else report.elapsed_us
-        for report in reports
-    )
-    _found(len(paths), tests)
-    return Collected(paths, tests, elapsed_us)
-
-
-def _stream(paths: list[Path]) -> Iterator[dict[str, Any]]:
-    from runhub.client import junit
-
-    for path in paths:
-        try:
-            yield from junit.iter_tests(path)
-        except junit.ReportError as exc:  # changed since it was checked
-            raise CommandError(f"Failed to parse file: {path}\n{exc}") from None
-
-
-def _dry_run(args: argparse.Namespace) -> int:
-    """One streaming pass: counts per status and per folder, nothing kept, no network."""
-    from runhub.client import junit
-
-    say("Collecting log files ..")
-    statuses: Counter[str] = Counter()
-    folders: Counter[str] = Counter()
-
-    def count(path: Path) -> None:
-        file_statuses: Counter[str] = Counter()
-        file_folders: Counter[str] = Counter()
-        for test in junit.iter_tests(path):
-            file_statuses[test["status"]] += 1
-            file_folders[test["folder"]] += 1
-        statuses.update(file_statuses)  # only once the whole file has been read
-        folders.update(file_folders)
-
-    files = len(list(_readable(args, count)))
-    tests = statuses.total()
-    _found(files, tests)
-    say(f"Dry run: {tests} tests from {files} files, nothing sent")
-    for status, n in sorted(statuses.items()):
-        say(f"  status {status}: {n}")
-    for folder, n in sorted(folders.items()):
-        say(f"  folder {folder}: {n}")
-    return 0
-
-
-@contextmanager
-def _progress(total: int) -> Iterator[Callable[[int], None]]:
-    """A rich progress bar on a terminal; plain silence in CI (CI=true or not a TTY)."""
-    if os.environ.get("CI", "").lower() in ("1", "true") or not sys.stdout.isatty() or not total:
-        yield lambda done: None
-        return
-    from rich.progress import Progress
-
-    with Progress(transient=True) as bar:
-        task = bar.add_task("Uploading", total=total)
-        yield lambda done: bar.update(task, completed=done)
-
-
-class _Uploader:
-    """Appends batches from a worker thread while the caller goes on parsing. At most
-    `UPLOAD_QUEUE` batches wait, so memory stays bounded whatever the report size; the
-    first failed append stops the upload and is raised by `put` or `finish`."""
-
-    def __init__(self, client: Any, thread_id: int, advance: Callable[[int], None]) -> None:
-        self._queue: queue.Queue[list[dict[str, Any]] | None] = queue.Queue(UPLOAD_QUEUE)
-        self._error: BaseException | None = None
-        self._finished = False
-        self._sent = 0
-        self._worker = threading.Thread(
-            target=self._work, args=(client, thread_id, advance), daemon=True
-        )
-        self._worker.start()
-
-    def _work(self, client: Any, thread_id: int, advance: Callable[[int], None]) -> None:
-        while (batch := self._queue.get()) is not None:
-            if self._error is not None:
-                continue  # drain, so a blocked `put` returns
-            try:
-                client.append_thread(thread_id, batch)
-            except BaseException as exc:  # handed to the main thread
-                self._error = exc
-                continue
-            self._sent += len(batch)
-            advance(self._sent)
-
-    def put(self, batch: list[dict[str, Any]]) -> None:
-        if self._error is not None:
-            self.finish()
-        self._queue.put(batch)
-
-    def finish(self) -> None:
-        if not self._finished:
-            self._finished = True
-            self._queue.put(None)
-            self._worker.join()
-        if self._error is not None:
-            raise self._error
-
-
-def _send(client: Any, thread_id: int, collected: Collected) -> None:
-    """Parse the reports again, now building the tests, and upload them batch by batch
-    while parsing goes on."""
-    say("Sending tests to Testmo ..")
-    with _progress(collected.tests) as advance:
-        uploader = _Uploader(client, thread_id, advance)
-        try:
-            batch: list[dict[str, Any]] = []
-            for test in _stream(collected.paths):
-                batch.append(test)
-                if len(batch) == BATCH_SIZE:
-                    uploader.put(batch)
-                    batch = []
-            if batch:
-                uploader.put(batch)
-        finally:
-            uploader.finish()
-
-
 def _run_body(args: argparse.Namespace, resources: res.Resources) -> dict[str, Any]:
     body: dict[str, Any] = {
         "fields": resources.api_fields(),
@@ -477,7 +298,7 @@ def _thread_with_tests(
         artifacts=thread_resources.api_artifacts(),
     )
     say(f"Created new thread (ID: {thread_id})")
-    _send(client, thread_id, collected)
+    send(client, thread_id, collected)
     return thread_id
 
 
@@ -495,8 +316,8 @@ def submit(args: argparse.Namespace) -> int:
                 f"{len(resources.artifacts)} artifacts"
             )
         if args.dry_run:
-            return _dry_run(args)
-        collected = _collect(args)
+            return dry_run(args)
+        collected = collect(args)
         client, run_id = _create_run(args, resources)
         say(f"Created new test automation run (ID: {run_id})")
         _thread_with_tests(client, run_id, collected, executed, res.Resources())
@@ -539,8 +360,8 @@ def submit_thread(args: argparse.Namespace) -> int:
                 f"{len(thread_resources.artifacts)} artifacts for the thread"
             )
         if args.dry_run:
-            return _dry_run(args)
-        collected = _collect(args)
+            return dry_run(args)
+        collected = collect(args)
         client = _client(args)
         _append_resources(client, run_id, run_resources)
         thread_id = _thread_with_tests(client, run_id, collected, executed, thread_resources)

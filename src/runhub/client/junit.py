@@ -211,9 +211,11 @@ def parse_seconds(value: str | None) -> int | None:
     if value is None:
         return None
     value = value.strip()
-    value = value.replace(",", "") if "," in value and "." in value else value.replace(",", ".", 1)
-    if not _TIME.match(value):
-        return None
+    if not (value.isascii() and value.replace(".", "", 1).isdigit()):  # not plain `12.5`
+        comma = "," in value
+        value = value.replace(",", "") if comma and "." in value else value.replace(",", ".", 1)
+        if not _TIME.match(value):
+            return None
     seconds = float(value)
     if not math.isfinite(seconds) or seconds < 0:
         return None
@@ -404,9 +406,11 @@ def _properties(element: ET.Element, extras: _Extras) -> None:
             extras.properties.append((name, _trim(text), True))
 
 
-def _testcase(case: ET.Element, report: Report, reruns: bool) -> list[dict[str, Any]]:
-    """The results of one testcase: its rerun attempts (when `reruns`), then its result."""
-    attrs = case.attrib
+def _testcase(
+    attrs: Mapping[str, str], case: ET.Element | None, report: Report, reruns: bool
+) -> list[dict[str, Any]]:
+    """The results of one testcase (its attributes, and its tree when it has children): its
+    rerun attempts (when `reruns`), then its result."""
     name = _attr(attrs, "name")
     if name is None:
         return []
@@ -415,7 +419,7 @@ def _testcase(case: ET.Element, report: Report, reruns: bool) -> list[dict[str, 
     name, folder = name[:MAX_STRING], folder[:MAX_STRING] if folder else UNNAMED_FOLDER
     results: list[dict[str, Any]] = []
     test: dict[str, Any]
-    if len(case):  # children: status elements, output, properties, reruns
+    if case is not None:  # children: status elements, output, properties, reruns
         base: dict[str, Any] = {"key": key, "name": name, "status": "passed", "folder": folder}
         if reruns:
             results.extend(_reruns(case, base))
@@ -639,7 +643,10 @@ class _Walker:
         self.suites: list[list[Any]] = []
         self.case_depth = 0  # depth of the testcase being read, 0 outside one
         self.case_named = False
-        self.open: list[ET.Element] = []  # with build: the testcase and its open descendants
+        self.case_tag = ""  # with build: the testcase's tag and attributes
+        self.case_attrs: dict[str, str] = {}
+        self.open: list[ET.Element] = []  # with build: the testcase's open elements, once it
+        # has a child (a testcase without children needs no tree)
         self.last: ET.Element | None = None  # its element that text now goes after
         parser = expat.ParserCreate(None, "}")
         parser.buffer_text = True
@@ -660,6 +667,9 @@ class _Walker:
         self.depth += 1
         if self.case_depth:  # inside a testcase
             if self.build:
+                if not self.open:  # its first child: only now is a tree worth building
+                    self.open.append(ET.Element(self.case_tag, self.case_attrs))
+                    self.parser.CharacterDataHandler = self._data  # text counts only in here
                 self.open.append(ET.SubElement(self.open[-1], name, attrs))
                 self.last = None
             elif (
@@ -681,9 +691,7 @@ class _Walker:
         elif tag == "testcase" and self.suites and self.suites[-1][3] == self.depth - 1:
             self.case_depth = self.depth  # a direct child of a suite
             if self.build:
-                self.open.append(ET.Element(name, attrs))
-                self.last = None
-                self.parser.CharacterDataHandler = self._data  # text counts only in here
+                self.case_tag, self.case_attrs = name, attrs
             elif _attr(attrs, "name") is not None:
                 self.case_named = True
                 self.report.tests += 1
@@ -691,23 +699,25 @@ class _Walker:
 
     def _end(self, name: str) -> None:
         self.depth -= 1
-        if self.case_depth:
+        if not self.case_depth:
+            if self.suites and self.suites[-1][3] == self.depth + 1:  # a suite closes
+                own, children, child_chain, _ = self.suites.pop()
+                chain = own if own is not None else (child_chain if children == 1 else None)
+                if self.suites:
+                    self.suites[-1][1] += 1
+                    self.suites[-1][2] = chain
+                else:
+                    self.report.elapsed_us = chain
+            return
+        if self.depth >= self.case_depth:  # an element inside the testcase closes
             if self.build:
                 self.last = self.open.pop()
-            if self.depth < self.case_depth:
-                self.case_depth, self.case_named = 0, False
-                self.parser.CharacterDataHandler = None
-                if self.last is not None:  # with build: the testcase just closed
-                    self.ready += _testcase(self.last, self.report, self.reruns)
             return
-        if self.suites and self.suites[-1][3] == self.depth + 1:  # a suite closes
-            own, children, child_chain, _ = self.suites.pop()
-            chain = own if own is not None else (child_chain if children == 1 else None)
-            if self.suites:
-                self.suites[-1][1] += 1
-                self.suites[-1][2] = chain
-            else:
-                self.report.elapsed_us = chain
+        self.case_depth, self.case_named = 0, False  # the testcase closes
+        if self.build:
+            case = self.open.pop() if self.open else None
+            self.parser.CharacterDataHandler = None
+            self.ready += _testcase(self.case_attrs, case, self.report, self.reruns)
 
     def _data(self, text: str) -> None:
         if self.last is None:
