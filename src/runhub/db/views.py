@@ -90,11 +90,21 @@ def search_results(
         pattern = "%" + _like_escape(name_contains) + "%"
         conditions.append(cases.c.name.ilike(pattern, escape="\\"))
     where = and_(*conditions)
-    joined = results.join(cases, cases.c.id == results.c.case_id)
-    total = conn.execute(select(func.count()).select_from(joined).where(where)).scalar_one()
     rank = case({sid: i for i, sid in enumerate(status_order)}, value=results.c.status_id)
-    query = _result_columns().where(where).order_by(rank, results.c.id).offset(offset).limit(limit)
-    return total, list(conn.execute(query).mappings())
+    # One scan: the total comes with the page as a window count over every match.
+    query = (
+        _result_columns()
+        .add_columns(func.count().over().label("matches"))
+        .where(where)
+        .order_by(rank, results.c.id)
+        .offset(offset)
+        .limit(limit)
+    )
+    rows = list(conn.execute(query).mappings())
+    if rows:
+        return rows[0]["matches"], rows
+    joined = results.join(cases, cases.c.id == results.c.case_id)  # a page past the end
+    return conn.execute(select(func.count()).select_from(joined).where(where)).scalar_one(), []
 
 
 def result_by_id(conn: Connection, test_id: int) -> RowMapping | None:
