@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Mapping
 from datetime import datetime
+from typing import Any
 
 from runhub.errors import invalid
 from runhub.services.paging import PageRequest
@@ -135,3 +136,18 @@ def expands(query: Mapping[str, str], allowed: Collection[str]) -> tuple[str, ..
             f"Unknown expand {unknown[0]!r}; this endpoint supports {', '.join(allowed)}.",
         )
     return tuple(dict.fromkeys(names))
+
+
+def run_filters(query: Mapping[str, str]) -> dict[str, Any]:
+    """The run-list filters (API and web UI alike), as `RunQuery` keyword arguments."""
+    statuses = choice_list(query, "status", (2, 3, 4))
+    return {
+        "source_ids": id_list(query, "source_id"),
+        "config_ids": id_list(query, "config_id"),
+        "milestone_ids": id_list(query, "milestone_id"),
+        "creator_ids": id_list(query, "created_by"),
+        "statuses": sorted(statuses) if statuses else None,
+        "tags": string_list(query, "tags"),
+        "created_after": timestamp(query, "created_after"),
+        "created_before": timestamp(query, "created_before"),
+    }

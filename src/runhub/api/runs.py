@@ -26,14 +26,7 @@ async def list_runs(request: Request) -> Response:
     query = runs.RunQuery(
         page=params.page_request(q),
         descending=params.order_desc(q),
-        source_ids=params.id_list(q, "source_id"),
-        config_ids=params.id_list(q, "config_id"),
-        milestone_ids=params.id_list(q, "milestone_id"),
-        creator_ids=params.id_list(q, "created_by"),
-        statuses=sorted(s) if (s := params.choice_list(q, "status", (2, 3, 4))) else None,
-        tags=params.string_list(q, "tags"),
-        created_after=params.timestamp(q, "created_after"),
-        created_before=params.timestamp(q, "created_before"),
+        **params.run_filters(q),
         expands=params.expands(q, runs.RUN_EXPANDS),
     )
     params.sort(q, ("automation_runs:created_at",), "automation_runs:created_at")

@@ -46,14 +46,7 @@ async def project_runs_page(request: Request) -> Response:
     q = request.query_params
     query = runs.RunQuery(
         page=params.page_request(q, RUN_PAGE_SIZES, default_size=25),
-        source_ids=params.id_list(q, "source_id"),
-        config_ids=params.id_list(q, "config_id"),
-        milestone_ids=params.id_list(q, "milestone_id"),
-        creator_ids=params.id_list(q, "created_by"),
-        statuses=sorted(s) if (s := params.choice_list(q, "status", (2, 3, 4))) else None,
-        tags=params.string_list(q, "tags"),
-        created_after=params.timestamp(q, "created_after"),
-        created_before=params.timestamp(q, "created_before"),
+        **params.run_filters(q),
         expands=runs.RUN_EXPANDS,
     )
     filters = await call(request, overview.project_filters, session.principal, project_id)
