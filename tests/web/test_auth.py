@@ -159,7 +159,8 @@ def test_sign_out_needs_csrf_and_ends_the_session(web: Web) -> None:
 
 def test_next_only_redirects_to_local_paths(web: Web) -> None:
     for target, expected in (("/profile", "/profile"), ("//evil.example", "/"),
-                             ("https://evil.example/", "/")):  # fmt: skip
+                             ("https://evil.example/", "/"), ("/\t/evil.example", "/"),
+                             ("/\n/evil.example", "/"), ("/\\evil.example", "/")):  # fmt: skip
         client = web.new_client()
         token = csrf_of(client.get("/signin").text)
         response = client.post(

@@ -24,8 +24,15 @@ from runhub.web.errors import error_page
 
 
 def safe_next(value: str | None) -> str:
-    """Only a local path: never another site (no '//host', no scheme)."""
-    if value and value.startswith("/") and not value.startswith("//") and "\\" not in value:
+    """Only a local path: never another site (no '//host', no scheme, and no control
+    character: browsers drop tabs and newlines, so '/\t/host' would become '//host')."""
+    if (
+        value
+        and value.startswith("/")
+        and not value.startswith("//")
+        and "\\" not in value
+        and value.isprintable()
+    ):
         return value
     return "/"
 
