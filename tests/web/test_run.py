@@ -59,6 +59,30 @@ def test_paging_walks_every_test_once_across_statuses(web: Web) -> None:
     assert "No tests match" in web["admin"].get(f"/runs/{run_id}?page=9").text
 
 
+def test_a_pages_tests_are_grouped_by_folder_within_each_status(web: Web) -> None:
+    api = web.api
+    run_id = api.create_run(name="Interleaved")
+    thread_id = api.create_thread(run_id)
+    folders = ["b.Second", "a.First", "c.Third"]
+    tests = [
+        make_test(f"t{i:02d}", "failed" if i % 4 == 0 else "passed", folders[i % 3])
+        for i in range(24)
+    ]
+    assert api.append(thread_id, tests).status_code == 204
+    html = web["admin"].get(f"/runs/{run_id}").text
+    headings = re.findall(r'<tr class="folder"><th[^>]*><a [^>]*>([^<]+)</a>', html)
+    # failed: one group per folder, then passed: one group per folder, each sorted
+    assert headings == sorted(folders) * 2
+    names = _names(html)
+    failed = [t["name"] for t in tests if t["status"] == "failed"]
+    assert sorted(names[: len(failed)]) == sorted(failed)
+    by_folder = {f: [t["name"] for t in tests if t["folder"] == f] for f in folders}
+    for folder, group in by_folder.items():  # arrival order kept inside a folder
+        shown = [n for n in names if n in group]
+        failed_first = [n for n in group if n in failed] + [n for n in group if n not in failed]
+        assert shown == failed_first, folder
+
+
 def test_running_run_polls_its_counts(web: Web) -> None:
     api = web.api
     run_id = api.create_run(name="Live")

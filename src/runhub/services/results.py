@@ -118,6 +118,10 @@ def run_tests(engine: Engine, who: Principal, run_id: int, f: TestFilter) -> dic
             )
         else:
             total, rows = _page_by_status(conn, run_id, order, counts, f)
+        # Group each status's tests of the page by folder; the sort is stable, so a folder's
+        # tests keep their arrival order.
+        rank = {status_id: i for i, status_id in enumerate(order)}
+        rows = sorted(rows, key=lambda r: (rank[r["status_id"]], r["folder"]))
         return {
             "statuses": status_list(table, counts),
             "tests": [_test_row(r, table) for r in rows],
