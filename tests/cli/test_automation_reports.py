@@ -3,6 +3,7 @@ gives the same answer, and the same errors, as reading them one after the other.
 
 from __future__ import annotations
 
+import argparse
 from pathlib import Path
 
 import pytest
@@ -44,3 +45,13 @@ def test_parallel_and_sequential_reads_agree(
     code, out, err = dry_run(capsys, monkeypatch, [*GOOD, BROKEN], parallel=True)
     assert code == 1 and err.startswith(f"Failed to parse file: {BROKEN}\n")
     assert "Dry run" not in out
+
+
+def test_parallel_and_sequential_checks_collect_the_same(monkeypatch: pytest.MonkeyPatch) -> None:
+    args = argparse.Namespace(results=[*GOOD, BROKEN], ignore_parse_error=True)
+    collected = []
+    for min_bytes in (1 << 40, 0):
+        monkeypatch.setattr(automation_reports, "PARALLEL_MIN_BYTES", min_bytes)
+        collected.append(automation_reports.collect(args))
+    assert collected[0] == collected[1]
+    assert collected[0].paths == [Path(p) for p in GOOD] and collected[0].tests > len(GOOD)
