@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -17,13 +18,14 @@ from .conftest import ServerProcess
 
 pytestmark = pytest.mark.e2e
 
-APPEND = "/append"
+THREAD_APPEND = re.compile(r"/threads/\d+/append$")
+THREAD_CREATE = re.compile(r"/runs/\d+/threads$")
 HOP_HEADERS = {"host", "connection", "keep-alive", "accept-encoding", "content-length"}
 DROP_RESPONSE_HEADERS = {"connection", "content-encoding", "transfer-encoding", "content-length"}
 
 
 class FaultProxy:
-    """An HTTP proxy on 127.0.0.1 in front of the server. Requests to paths ending in
+    """An HTTP proxy on 127.0.0.1 in front of the server. Requests whose path matches
     `target` (thread appends unless changed) consume `plan`: "forward", "drop" (forward,
     then close the connection without answering) or (status, headers) answered by the
     proxy itself; with the plan empty it forwards. Their Idempotency-Key headers are
@@ -31,7 +33,7 @@ class FaultProxy:
 
     def __init__(self, upstream: str) -> None:
         self.upstream = httpx.Client(base_url=upstream, timeout=30)
-        self.target = APPEND
+        self.target = THREAD_APPEND
         self.plan: list[Any] = []
         self.append_keys: list[str | None] = []
         self.lock = threading.Lock()
@@ -47,9 +49,7 @@ class FaultProxy:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length) if length else b""
                 action: Any = "forward"
-                if self.path.endswith(proxy.target) and (
-                    proxy.target != APPEND or "/threads/" in self.path
-                ):
+                if proxy.target.search(self.path):
                     with proxy.lock:
                         proxy.append_keys.append(self.headers.get("Idempotency-Key"))
                         action = proxy.plan.pop(0) if proxy.plan else "forward"
@@ -248,7 +248,7 @@ def test_creates_are_retried_only_when_not_acted_on(
     client, sleeps = client_via(proxy, live_server)
     with client:
         run_id = client.create_run(live_server.project_id, "Run", "backend")
-        proxy.target = "/threads"  # creating a thread
+        proxy.target = THREAD_CREATE
         proxy.plan = [(429, {"Retry-After": "2"}), (503, {})]  # refused: safe to repeat
         client.create_thread(run_id)
         assert len(sleeps) == 2 and sleeps[0] == 2.0

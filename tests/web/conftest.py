@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from functools import cache
 
 import pytest
+from httpx2 import Response
 from sqlalchemy import Engine
 from starlette.testclient import TestClient
 
@@ -55,7 +56,7 @@ class Web:
     def __getitem__(self, role: str) -> TestClient:
         return self.clients[role]
 
-    def post_form(self, role: str, path: str, data: dict[str, str], page: str) -> object:
+    def post_form(self, role: str, path: str, data: dict[str, str], page: str) -> Response:
         client = self.clients[role]
         token = csrf_of(client.get(page).text)
         return client.post(path, data={"csrf_token": token, **data}, follow_redirects=False)

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from httpx2 import Response
+
 from ..helpers import make_test
 from .conftest import Web, sign_in
 
 
-def _post(web: Web, section: str, data: dict[str, str]) -> object:
+def _post(web: Web, section: str, data: dict[str, str]) -> Response:
     return web.post_form("admin", f"/admin/{section}", data, f"/admin/{section}")
 
 
@@ -19,7 +21,7 @@ def test_create_user_change_role_and_deactivate(web: Web) -> None:
     created = _post(web, "users", {"action": "create_user", "email": "new@example.com",
                                    "name": "New", "role": "viewer",
                                    "password": "new user password"})  # fmt: skip
-    assert created.status_code == 303  # type: ignore[attr-defined]
+    assert created.status_code == 303
     client = sign_in(web.new_client(), "new@example.com", "new user password")
     assert client.get("/admin/users").status_code == 403
     user_id = _user_id(web, "new@example.com")
@@ -34,8 +36,8 @@ def test_create_user_change_role_and_deactivate(web: Web) -> None:
 def test_admin_errors_are_shown(web: Web) -> None:
     duplicate = _post(web, "users", {"action": "create_user", "email": "member@example.com",
                                      "name": "Dup", "role": "member"})  # fmt: skip
-    assert duplicate.status_code == 422  # type: ignore[attr-defined]
-    assert "exists already" in duplicate.text  # type: ignore[attr-defined]
+    assert duplicate.status_code == 422
+    assert "exists already" in duplicate.text
     me = _user_id(web, "admin@example.com")
     for data in (
         {"action": "set_active", "user_id": me, "value": "0"},
@@ -45,11 +47,11 @@ def test_admin_errors_are_shown(web: Web) -> None:
         {"action": "nonsense"},
     ):
         response = _post(web, "users", data)
-        assert response.status_code == 422, data  # type: ignore[attr-defined]
+        assert response.status_code == 422, data
 
 
 def test_projects_and_membership(web: Web) -> None:
-    assert _post(web, "projects", {"action": "create_project", "name": "Mobile"}).status_code == 303  # type: ignore[attr-defined]  # noqa: E501
+    assert _post(web, "projects", {"action": "create_project", "name": "Mobile"}).status_code == 303  # noqa: E501
     projects = web.api.get("/projects").json()["result"]
     project_id = str(next(p["id"] for p in projects if p["name"] == "Mobile"))
     assert web["viewer"].get(f"/projects/{project_id}").status_code == 404
@@ -69,7 +71,7 @@ def _status_form(status_id: str, **values: str) -> dict[str, str]:
 def test_statuses_edit_and_create(web: Web) -> None:
     renamed = _post(web, "statuses", _status_form("5", name="Ignored", color="#123456",
                                                   aliases="skipped, skip, omitted"))  # fmt: skip
-    assert renamed.status_code == 303  # type: ignore[attr-defined]
+    assert renamed.status_code == 303
     expand = web.api.get("/projects/1/automation/runs", expands="statuses").json()["expands"]
     skipped = next(s for s in expand["statuses"] if s["id"] == 5)
     assert skipped["name"] == "Ignored" and skipped["color"] == "#123456"
@@ -78,7 +80,7 @@ def test_statuses_edit_and_create(web: Web) -> None:
                                       "color": "#e07b39", "aliases": "flaky",
                                       "is_failed": "1", "is_final": "1",
                                       "is_active": "1"})  # fmt: skip
-    assert created.status_code == 303  # type: ignore[attr-defined]
+    assert created.status_code == 303
     # The new alias is accepted at once and counted as a failure.
     run_id = web.api.create_run(name="With flaky")
     thread_id = web.api.create_thread(run_id)
@@ -97,4 +99,4 @@ def test_status_errors(web: Web) -> None:
         {"name": "X", "color": "#000000", "aliases": "x", "is_passed": "1", "is_failed": "1"},
     ):
         response = _post(web, "statuses", _status_form("3", **values))
-        assert response.status_code == 422, values  # type: ignore[attr-defined]
+        assert response.status_code == 422, values

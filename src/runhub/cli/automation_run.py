@@ -220,11 +220,12 @@ def _execute(argv: list[str], suppress: bool) -> Executed:
     return Executed(exit_code, elapsed_us, {"type": 4, "name": "Output", "value": value})
 
 
-def _command(args: argparse.Namespace) -> list[str]:
+def _execute_command(args: argparse.Namespace) -> Executed | None:
+    """Run the `-- command args` given, if any."""
     argv = list(args.executable or [])
     if argv and argv[0] == "--":
         argv = argv[1:]
-    return argv
+    return _execute(argv, args.exec_suppress) if argv else None
 
 
 def _run_body(args: argparse.Namespace, resources: res.Resources) -> dict[str, Any]:
@@ -305,8 +306,7 @@ def _thread_with_tests(
 def submit(args: argparse.Namespace) -> int:
     def run() -> int:
         _check_run_options(args)
-        argv = _command(args)
-        executed = _execute(argv, args.exec_suppress) if argv else None
+        executed = _execute_command(args)
         if executed and args.exec_stop_error and executed.exit_code != 0:
             return executed.exit_code
         resources = _resources(args.resources)
@@ -343,8 +343,7 @@ def submit_thread(args: argparse.Namespace) -> int:
     def run() -> int:
         run_id = _positive(args.run_id, "Run ID")
         assert run_id is not None
-        argv = _command(args)
-        executed = _execute(argv, args.exec_suppress) if argv else None
+        executed = _execute_command(args)
         if executed and args.exec_stop_error and executed.exit_code != 0:
             return executed.exit_code
         run_resources = _resources(args.run_resources)

@@ -716,7 +716,8 @@ class _Walker:
         self.case_depth, self.case_named = 0, False  # the testcase closes
         if self.build:
             case = self.open.pop() if self.open else None
-            self.parser.CharacterDataHandler = None
+            if case is not None:  # it had children, so text was being collected
+                self.parser.CharacterDataHandler = None
             self.ready += _testcase(self.case_attrs, case, self.report, self.reruns)
 
     def _data(self, text: str) -> None:

@@ -6,6 +6,7 @@ any request when the command fails."""
 from __future__ import annotations
 
 import re
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -44,19 +45,25 @@ def _runs(server: ServerProcess) -> list[dict]:
     return response.json()["result"]
 
 
+def _submit(
+    server: ServerProcess, testmo: Testmo, report: Path, name: str, *extra: str
+) -> subprocess.CompletedProcess[str]:
+    return testmo(
+        "automation:run:submit",
+        "--instance", server.base_url,
+        "--project-id", str(server.project_id),
+        "--name", name,
+        "--source", "exec-unit",
+        "--results", str(report),
+        *extra,
+    )  # fmt: skip
+
+
 def test_submit_runs_the_command_and_uploads_its_output(
     tls_server: ServerProcess, testmo: Testmo, tmp_path: Path
 ) -> None:
     report = _report(tmp_path)
-    done = testmo(
-        "automation:run:submit",
-        "--instance", tls_server.base_url,
-        "--project-id", str(tls_server.project_id),
-        "--name", "Exec",
-        "--source", "exec-unit",
-        "--results", str(report),
-        "--", *COMMAND,
-    )  # fmt: skip
+    done = _submit(tls_server, testmo, report, "Exec", "--", *COMMAND)
     assert done.returncode == 3, done.stdout + done.stderr
     assert "hello" in done.stdout  # not suppressed: the command's output is passed through
 
@@ -90,16 +97,8 @@ def test_exit_code_zero_passes_through(
     tls_server: ServerProcess, testmo: Testmo, tmp_path: Path
 ) -> None:
     report = _report(tmp_path)
-    done = testmo(
-        "automation:run:submit",
-        "--instance", tls_server.base_url,
-        "--project-id", str(tls_server.project_id),
-        "--name", "Exec ok",
-        "--source", "exec-unit",
-        "--results", str(report),
-        "--exec-suppress",
-        "--", "sh", "-c", "echo quiet",
-    )  # fmt: skip
+    quiet = ("--exec-suppress", "--", "sh", "-c", "echo quiet")
+    done = _submit(tls_server, testmo, report, "Exec ok", *quiet)
     assert done.returncode == 0, done.stdout + done.stderr
     assert "quiet" not in done.stdout  # --exec-suppress hides the command's stdout
     [run] = _runs(tls_server)
@@ -114,16 +113,8 @@ def test_exec_stop_error_creates_no_run(
     tls_server: ServerProcess, testmo: Testmo, tmp_path: Path
 ) -> None:
     report = _report(tmp_path)
-    done = testmo(
-        "automation:run:submit",
-        "--instance", tls_server.base_url,
-        "--project-id", str(tls_server.project_id),
-        "--name", "Exec stop",
-        "--source", "exec-unit",
-        "--results", str(report),
-        "--exec-stop-error",
-        "--", "sh", "-c", "echo broken; exit 5",
-    )  # fmt: skip
+    failing = ("--exec-stop-error", "--", "sh", "-c", "echo broken; exit 5")
+    done = _submit(tls_server, testmo, report, "Exec stop", *failing)
     assert done.returncode == 5, done.stdout + done.stderr
     assert _runs(tls_server) == []
 
