@@ -94,6 +94,7 @@ def create_app(settings: Settings, engine: Engine | None = None) -> Starlette:
         busy_timeout_ms=settings.sqlite_busy_timeout_ms,
         pool_size=settings.pool_size,
         auto_checkpoint=False,
+        sqlite_synchronous=settings.sqlite_synchronous,
     )
     checkpointer = WalCheckpointer(db) if owns_engine and is_sqlite(db) else None
     rate_limiter = RateLimiter(settings.rate_limit_per_minute)

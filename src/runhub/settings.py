@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 DEFAULT_DATABASE_URL = "sqlite:///runhub.db"
 MIB = 1024 * 1024
+SQLITE_SYNCHRONOUS_MODES = ("NORMAL", "FULL", "EXTRA")
 
 
 @dataclass(frozen=True)
@@ -18,6 +19,10 @@ class Settings:
     rate_limit_per_minute: int = 0
     # SQLite busy timeout: how long a writer waits for the lock.
     sqlite_busy_timeout_ms: int = 30_000
+    # SQLite's synchronous mode (decisions.md "Durability"): NORMAL loses no commit when
+    # the process crashes, but the last ones may roll back on power loss; FULL syncs each
+    # commit (slower ingest) and loses none.
+    sqlite_synchronous: str = "NORMAL"
     # Database connection pool size per process.
     pool_size: int = 10
     # Access log on stderr, one line per request.
@@ -36,6 +41,8 @@ class Settings:
             values["max_body_bytes"] = int(env["RUNHUB_MAX_BODY_MB"]) * MIB
         if env.get("RUNHUB_RATE_LIMIT_PER_MINUTE"):
             values["rate_limit_per_minute"] = int(env["RUNHUB_RATE_LIMIT_PER_MINUTE"])
+        if env.get("RUNHUB_SQLITE_SYNCHRONOUS"):
+            values["sqlite_synchronous"] = env["RUNHUB_SQLITE_SYNCHRONOUS"]
         if env.get("RUNHUB_POOL_SIZE"):
             values["pool_size"] = int(env["RUNHUB_POOL_SIZE"])
         if env.get("RUNHUB_ACCESS_LOG"):
@@ -44,3 +51,11 @@ class Settings:
             values["session_max_age_s"] = int(env["RUNHUB_SESSION_MAX_AGE_S"])
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)  # type: ignore[arg-type]
+
+    def __post_init__(self) -> None:
+        mode = self.sqlite_synchronous.strip().upper()
+        if mode not in SQLITE_SYNCHRONOUS_MODES:
+            raise ValueError(
+                f"RUNHUB_SQLITE_SYNCHRONOUS must be one of {', '.join(SQLITE_SYNCHRONOUS_MODES)}"
+            )
+        object.__setattr__(self, "sqlite_synchronous", mode)

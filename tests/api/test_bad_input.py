@@ -6,7 +6,6 @@ from __future__ import annotations
 import gzip
 import zlib
 from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import Any
 
 import pytest
@@ -19,26 +18,10 @@ from runhub.services import admin
 from runhub.settings import MIB, Settings
 
 from ..helpers import Api, make_test
+from .conftest import Target
 from .test_error_shape import assert_error_shape
 
 JSON = {"Content-Type": "application/json"}
-
-
-@dataclass
-class Target:
-    """A run with one open thread that must stay empty, and a canary to prove liveness."""
-
-    run_id: int
-    thread_id: int
-    canary_thread_id: int
-
-
-@pytest.fixture
-def target(api: Api) -> Target:
-    run_id = api.create_run(name="Target")
-    thread_id = api.create_thread(run_id)
-    canary = api.create_thread(api.create_run(name="Canary", project_id=api.other_project_id))
-    return Target(run_id, thread_id, canary)
 
 
 def assert_nothing_stored(api: Api, target: Target) -> None:

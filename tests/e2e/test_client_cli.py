@@ -171,3 +171,34 @@ def test_a_broken_report_creates_no_run(live_server: ServerProcess, tmp_path: Pa
         assert done.returncode == 1
         assert f"Failed to parse file: {broken}" in done.stderr
         assert client.get(path).json()["total"] == before
+
+
+def test_missing_result_files_fail_and_create_nothing(
+    live_server: ServerProcess, tmp_path: Path
+) -> None:
+    """A typo in --results must not turn a build green with an empty run (issue 9, item 1)."""
+    base = ("--instance", live_server.base_url)
+    not_a_report = tmp_path / "notes.xml"
+    not_a_report.write_text("<notes/>")
+    with live_server.client() as client:
+        runs_path = f"/projects/{live_server.project_id}/automation/runs"
+        run_id = client.post(runs_path, json={"name": "Open", "source": "unit"}).json()["id"]
+        before = client.get(runs_path).json()["total"]
+        cases = [
+            ([str(tmp_path / "nothere.xml")], "Result file does not exist: "),
+            ([str(tmp_path / "reports" / "*.xml")], "Could not find any valid result files"),
+            ([str(not_a_report)], "Could not find any valid result files"),
+        ]
+        for results, message in cases:
+            for command in (
+                ("automation:run:submit", "--project-id", str(live_server.project_id),
+                 "--name", "Typo", "--source", "unit"),
+                ("automation:run:submit-thread", "--run-id", str(run_id)),
+            ):  # fmt: skip
+                done = runhub(live_server, *command, *base, "--results", *results)
+                assert done.returncode == 1, (command, results, done.stdout)
+                assert message in done.stderr
+                assert "Created new" not in done.stdout
+        assert client.get(runs_path).json()["total"] == before
+        run = client.get(f"/automation/runs/{run_id}").json()["result"]
+        assert run["threads"] == [] and run["total_count"] == 0

@@ -4,12 +4,19 @@ from __future__ import annotations
 
 import re
 import zlib
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import msgspec
 from starlette.requests import Request
 
-from runhub.errors import BadRequest, PayloadTooLarge, UnsupportedMediaType, invalid
+from runhub.api.schemas import MAX_ITEMS_PER_REQUEST, MAX_OBJECTS_PER_REQUEST
+from runhub.errors import (
+    BadRequest,
+    PayloadTooLarge,
+    Unprocessable,
+    UnsupportedMediaType,
+    invalid,
+)
 
 T = TypeVar("T")
 
@@ -18,6 +25,8 @@ _MISSING_RE = re.compile(r"^Object missing required field `(?P<field>[^`]+)`")
 _INDEX_RE = re.compile(r"\[(\d+)\]")
 
 _NUL_ESCAPE_RE = re.compile(rb"(\\+)u0000")
+_INT_GOT_FLOAT_RE = re.compile(r"Expected `int[^`]*`, got `float`")
+_STRING_RE = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"')  # a JSON string, escapes included
 
 _decoders: dict[type, msgspec.json.Decoder] = {}
 
@@ -63,15 +72,32 @@ async def read_body(request: Request, max_bytes: int) -> bytes:
 
 
 def _inflate(raw: bytes, encoding: str, max_bytes: int) -> bytes:
-    wbits = 16 + zlib.MAX_WBITS if encoding != "deflate" else zlib.MAX_WBITS
-    inflater = zlib.decompressobj(wbits)
-    try:
-        out = inflater.decompress(raw, max_bytes + 1)
-    except zlib.error as exc:
-        raise BadRequest("The request body could not be decompressed.") from exc
-    if len(out) > max_bytes or inflater.unconsumed_tail:
-        raise PayloadTooLarge(f"The request body is larger than {max_bytes} bytes.")
-    return out
+    """Every gzip member of the body, concatenated (RFC 1952 allows several, as gzip(1)
+    writes for `cat a.gz b.gz`). A body cut short, or with bytes after its last member
+    (or after a deflate stream), is refused whole: part of a body is never stored."""
+    gzip = encoding != "deflate"
+    wbits = 16 + zlib.MAX_WBITS if gzip else zlib.MAX_WBITS
+    out: list[bytes] = []
+    size = 0
+    rest = raw
+    while True:
+        inflater = zlib.decompressobj(wbits)
+        try:
+            chunk = inflater.decompress(rest, max_bytes + 1 - size)
+        except zlib.error as exc:
+            raise BadRequest("The request body could not be decompressed.") from exc
+        size += len(chunk)
+        if size > max_bytes or inflater.unconsumed_tail:
+            raise PayloadTooLarge(f"The request body is larger than {max_bytes} bytes.")
+        out.append(chunk)
+        if not inflater.eof:
+            raise BadRequest("The request body could not be decompressed: it is cut short.")
+        rest = inflater.unused_data
+        if not rest:
+            return b"".join(out)
+        if not gzip:
+            raise BadRequest("The request body has data after its deflate stream.")
+
 
 
 def _is_json_content_type(value: str | None) -> bool:
@@ -109,8 +135,9 @@ def decode(raw: bytes, struct_type: type[T], content_type: str | None) -> T:
         raise BadRequest("The request body is not valid UTF-8.") from exc
     if b"u0000" in raw:
         raw = _replace_nul_escapes(raw)
+    _check_object_count(raw)
     try:
-        return _decoder(struct_type).decode(raw)
+        body = _decode_integral(raw, struct_type)
     except msgspec.ValidationError as exc:
         path, message = field_path(str(exc))
         if not path:
@@ -118,6 +145,61 @@ def decode(raw: bytes, struct_type: type[T], content_type: str | None) -> T:
         raise invalid(path, message) from exc
     except msgspec.DecodeError as exc:
         raise BadRequest(f"The request body is not valid JSON: {exc}.") from exc
+    except RecursionError:
+        raise BadRequest("The request body is nested too deeply.") from None
+    _check_item_count(body)
+    return body
+
+
+def _decode_integral(raw: bytes, struct_type: type[T]) -> T:
+    """Strict decoding, except that an integral number such as 5.0 or 5e0 counts as an
+    integer, as in JSON Schema (5.5 stays a 422). Only a body that needs it pays for the
+    second pass."""
+    try:
+        return _decoder(struct_type).decode(raw)
+    except msgspec.ValidationError as exc:
+        if not _INT_GOT_FLOAT_RE.match(str(exc)):
+            raise
+    document = _integral_floats_as_ints(msgspec.json.decode(raw))
+    return msgspec.convert(document, struct_type)
+
+
+def _integral_floats_as_ints(value: Any) -> Any:
+    if isinstance(value, float):
+        return int(value) if value.is_integer() else value
+    if isinstance(value, list):
+        return [_integral_floats_as_ints(item) for item in value]
+    if isinstance(value, dict):
+        return {key: _integral_floats_as_ints(item) for key, item in value.items()}
+    return value
+
+
+def _check_object_count(raw: bytes) -> None:
+    """Refuse, before decoding, a body with more JSON objects than any valid one can hold:
+    a few MiB of tiny fields must not cost gigabytes of decoded objects. Counting `{` is an
+    upper bound; only when that is over the limit are the strings removed for an exact
+    count."""
+    if raw.count(b"{") <= MAX_OBJECTS_PER_REQUEST:
+        return
+    if _STRING_RE.sub(b"", raw).count(b"{") > MAX_OBJECTS_PER_REQUEST:
+        raise Unprocessable(
+            f"The request body holds more than {MAX_OBJECTS_PER_REQUEST} JSON objects.",
+            errors={"body": [f"At most {MAX_OBJECTS_PER_REQUEST} JSON objects per request."]},
+        )
+
+
+def _check_item_count(body: object) -> None:
+    """At most MAX_ITEMS_PER_REQUEST fields, artifacts and links in one request, counting
+    those of every test."""
+    items = sum(len(getattr(body, name, None) or ()) for name in ("fields", "artifacts", "links"))
+    for test in getattr(body, "tests", None) or ():
+        items += len(test.fields or ()) + len(test.artifacts or ())
+    if items > MAX_ITEMS_PER_REQUEST:
+        message = (
+            f"The request holds {items} fields, artifacts and links; "
+            f"at most {MAX_ITEMS_PER_REQUEST} are accepted per request."
+        )
+        raise Unprocessable(message, errors={"tests": [message]})
 
 
 async def parse(request: Request, struct_type: type[T]) -> T:

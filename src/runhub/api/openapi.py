@@ -41,6 +41,45 @@ _ROW = {
     "required": ["result", "expands"],
     "properties": {"result": {"type": "object"}, "expands": {"type": "object"}},
 }
+# Each query parameter's real type (decisions.md "Lists"). Lists are comma-separated
+# (`style: form, explode: false`): `source_id=1,2`.
+_INTEGER = {"type": "integer", "minimum": 1}
+_ID_LIST = {"type": "array", "items": _INTEGER}
+_TIME = {"type": "string", "format": "date-time"}
+_STRINGS = {"type": "array", "items": {"type": "string"}}
+_QUERY: dict[str, tuple[dict[str, Any], str]] = {
+    "page": (_INTEGER, "Page number (default 1)"),
+    "per_page": (_INTEGER, "Page size: 15, 25, 50 or 100 (tests of a run: 100 to 1000)"),
+    "sort": ({"type": "string"}, "Sort column"),
+    "order": ({"type": "string", "enum": ["asc", "desc"]}, "Sort order"),
+    "expands": (_STRINGS, "Related objects to include"),
+    "is_completed": ({"type": "boolean"}, "Only completed (true) or open (false) ones"),
+    "is_retired": ({"type": "boolean"}, "Only retired (true) or active (false) ones"),
+    "created_after": (_TIME, "Created at or after (ISO 8601)"),
+    "created_before": (_TIME, "Created before (ISO 8601)"),
+    "completed_after": (_TIME, "Completed at or after (ISO 8601)"),
+    "completed_before": (_TIME, "Completed before (ISO 8601)"),
+    "status": (
+        {"type": "array", "items": {"type": "integer", "enum": [1, 2, 3, 4]}},
+        "Status categories (runs: 2 success, 3 failure, 4 running)",
+    ),
+    "status_id": (
+        {"type": "array", "items": {"type": "integer", "enum": [1, 2, 3, 4]}},
+        "Status categories of the results",
+    ),
+    "thread_id": (_INTEGER, "Only the results of this thread"),
+    "tags": (_STRINGS, "Any of these tags"),
+    "automation_tags": (_STRINGS, "Any of these automation tags"),
+    "name": ({"type": "string"}, "Exactly this name"),
+    "folder": ({"type": "string"}, "Exactly this folder"),
+    **{
+        name: (_ID_LIST, f"Any of these {name.removesuffix('_id')} ids")
+        for name in (
+            "source_id", "config_id", "milestone_id", "created_by", "parent_id", "root_id",
+            "type_id",
+        )  # fmt: skip
+    },
+}
 _ERROR_CODES = {
     "400": "Body is not valid JSON or not a JSON object",
     "401": "Missing, invalid or revoked token",
@@ -71,6 +110,16 @@ def _success(kind: str) -> dict[str, Any]:
     return {"200": _json(schema.get(kind, {"type": "object"}), "OK")}
 
 
+def _query_parameter(name: str) -> dict[str, Any]:
+    schema, description = _QUERY[name]  # a new parameter needs its type here
+    parameter: dict[str, Any] = {
+        "name": name, "in": "query", "description": description, "schema": schema
+    }
+    if schema.get("type") == "array":
+        parameter.update(style="form", explode=False)
+    return parameter
+
+
 def build_openapi() -> dict[str, Any]:
     _, components = json_schema_components()
     components.update({"Error": _ERROR, "Page": _PAGE, "Row": _ROW})
@@ -84,7 +133,7 @@ def build_openapi() -> dict[str, Any]:
                 "schema": {"type": "integer", "minimum": 1},
             }
             for name in _PATH_PARAM.findall(e.path)
-        ] + [{"name": name, "in": "query", "schema": {"type": "string"}} for name in e.query]
+        ] + [_query_parameter(name) for name in e.query]
         operation: dict[str, Any] = {
             "summary": e.summary,
             "operationId": e.handler.__name__,

@@ -31,13 +31,23 @@ ElapsedUs = Annotated[int, Meta(ge=0, le=2**53 - 1)]
 
 MAX_TESTS_PER_APPEND = 5000
 MAX_TAGS_PER_RUN = 100
+# Caps on how much one request may carry (docs/decisions.md "Requests"). The official CLI
+# sends at most 24 fields and 24 attachments per test (plus a few derived fields) and
+# 250 tests per append, far below them.
+MAX_ITEMS_PER_TEST = 100  # fields; artifacts
+MAX_META_ENTRIES = 100  # per field
+MAX_ITEMS_PER_OBJECT = 1000  # fields; artifacts; links of a run or thread
+MAX_ITEMS_PER_REQUEST = 50_000  # fields, artifacts and links, with every test's
+# Every item with a meta object, every test, and the body itself: what a valid body can
+# hold, checked before decoding so that no body costs more than its share of memory.
+MAX_OBJECTS_PER_REQUEST = 2 * MAX_ITEMS_PER_REQUEST + MAX_TESTS_PER_APPEND + 1
 
 
 class FieldIn(Struct, omit_defaults=True):
     type: Annotated[int, Meta(ge=1, le=5)]
     name: Name
     value: FieldValue | None = None
-    meta: dict[str, str] | None = None
+    meta: Annotated[dict[str, str], Meta(max_length=MAX_META_ENTRIES)] | None = None
     is_highlight: bool = False
 
 
@@ -64,14 +74,19 @@ class TestIn(Struct, omit_defaults=True):
     file: OptionalText750 | None = None
     line: Count | None = None
     assertions: Count | None = None
-    artifacts: list[ArtifactIn] | None = None
-    fields: list[FieldIn] | None = None
+    artifacts: Annotated[list[ArtifactIn], Meta(max_length=MAX_ITEMS_PER_TEST)] | None = None
+    fields: Annotated[list[FieldIn], Meta(max_length=MAX_ITEMS_PER_TEST)] | None = None
+
+
+Artifacts = Annotated[list[ArtifactIn], Meta(max_length=MAX_ITEMS_PER_OBJECT)]
+Fields = Annotated[list[FieldIn], Meta(max_length=MAX_ITEMS_PER_OBJECT)]
+Links = Annotated[list[LinkIn], Meta(max_length=MAX_ITEMS_PER_OBJECT)]
 
 
 class Resources(Struct, omit_defaults=True):
-    artifacts: list[ArtifactIn] | None = None
-    fields: list[FieldIn] | None = None
-    links: list[LinkIn] | None = None
+    artifacts: Artifacts | None = None
+    fields: Fields | None = None
+    links: Links | None = None
 
 
 class RunCreate(Struct, omit_defaults=True):
@@ -82,9 +97,9 @@ class RunCreate(Struct, omit_defaults=True):
     milestone: Name | None = None
     milestone_id: Id | None = None
     tags: Annotated[list[Tag], Meta(max_length=MAX_TAGS_PER_RUN)] | None = None
-    artifacts: list[ArtifactIn] | None = None
-    fields: list[FieldIn] | None = None
-    links: list[LinkIn] | None = None
+    artifacts: Artifacts | None = None
+    fields: Fields | None = None
+    links: Links | None = None
 
 
 class RunComplete(Struct, omit_defaults=True):
@@ -94,15 +109,15 @@ class RunComplete(Struct, omit_defaults=True):
 class ThreadCreate(Struct, omit_defaults=True):
     elapsed_observed: ElapsedUs | None = None
     elapsed_computed: ElapsedUs | None = None
-    artifacts: list[ArtifactIn] | None = None
-    fields: list[FieldIn] | None = None
+    artifacts: Artifacts | None = None
+    fields: Fields | None = None
 
 
 class ThreadAppend(Struct, omit_defaults=True):
     elapsed_observed: ElapsedUs | None = None
     elapsed_computed: ElapsedUs | None = None
-    artifacts: list[ArtifactIn] | None = None
-    fields: list[FieldIn] | None = None
+    artifacts: Artifacts | None = None
+    fields: Fields | None = None
     tests: Annotated[list[TestIn], Meta(max_length=MAX_TESTS_PER_APPEND)] | None = None
 
 

@@ -34,13 +34,18 @@ def register(commands: argparse._SubParsersAction) -> None:
         return parser
 
     p = command("create-user", create_user, "create a user")
-    p.add_argument("email")
-    p.add_argument("--name", required=True)
-    p.add_argument("--role", choices=ROLES, default="member")
+    p.add_argument("email", help="the user's email address (their sign-in name)")
+    p.add_argument("--name", required=True, help="the user's display name")
+    p.add_argument(
+        "--role",
+        choices=ROLES,
+        default="member",
+        help="admin, member (writes to its projects) or viewer (reads) (default member)",
+    )
     p.add_argument("--password-stdin", action="store_true", help="read a password from stdin")
 
     p = command("set-password", set_password, "set a user's web UI password (read from stdin)")
-    p.add_argument("email")
+    p.add_argument("email", help="the user's email address")
     p.add_argument(
         "--password-stdin",
         action="store_true",
@@ -49,25 +54,27 @@ def register(commands: argparse._SubParsersAction) -> None:
     )
 
     p = command("create-token", create_token, "create an API token (printed once, alone)")
-    p.add_argument("email")
-    p.add_argument("--name", default="CLI token", help="a label for the token")
+    p.add_argument("email", help="the email address of the token's user")
+    p.add_argument(
+        "--name", default="CLI token", help='a label for the token (default "CLI token")'
+    )
 
     p = command("revoke-token", revoke_token, "revoke an API token by id")
-    p.add_argument("token_id", type=_positive)
+    p.add_argument("token_id", type=_positive, help="the token's id (see list-tokens)")
 
     p = command("list-tokens", list_tokens, "list a user's tokens (never the secrets)")
-    p.add_argument("email")
+    p.add_argument("email", help="the user's email address")
 
     p = command("create-project", create_project, "create a project; prints its id")
-    p.add_argument("name")
+    p.add_argument("name", help="the project's name")
 
     p = command("add-member", add_member, "add a user to a project")
-    p.add_argument("project_id", type=_positive)
-    p.add_argument("email")
+    p.add_argument("project_id", type=_positive, help="the project's id")
+    p.add_argument("email", help="the user's email address")
 
     p = command("create-milestone", create_milestone, "create a milestone; prints its id")
-    p.add_argument("project_id", type=_positive)
-    p.add_argument("name")
+    p.add_argument("project_id", type=_positive, help="the project's id")
+    p.add_argument("name", help="the milestone's name")
     p.add_argument(
         "--automation-tag",
         action="append",

@@ -48,6 +48,7 @@ def _readable(args: argparse.Namespace, work: Callable[[Path], T]) -> list[tuple
     --ignore-parse-error, is skipped. Several large files are read in parallel processes."""
     from runhub.client import junit
 
+    _check_named_files(args.results)
     paths = [path for path in junit.expand_results(args.results) if junit.is_result_file(path)]
     readable: list[tuple[Path, T]] = []
     for path, outcome in zip(paths, _per_file(work, paths), strict=True):
@@ -57,7 +58,27 @@ def _readable(args: argparse.Namespace, work: Callable[[Path], T]) -> list[tuple
             print(f"Failed to parse file: {path}", file=sys.stderr)
             continue
         readable.append((path, outcome))
+    if not readable:
+        # The official CLI warns and goes on to submit an empty run, which passes the build;
+        # runhub stops (docs/decisions.md "Client").
+        for line in (
+            "Warning: Could not find any valid result files or tests",
+            "Please review the --results option and specify one or more result files",
+            "Ensure the files have an expected file extension (.xml) and format",
+        ):
+            print(line, file=sys.stderr)
+        raise CommandError("No result files were found, so no run or thread was created")
     return readable
+
+
+def _check_named_files(patterns: list[str]) -> None:
+    """A file named without a wildcard must exist (a typo in CI must not go green); the
+    official CLI fails the same way on it (Node's ENOENT), before any request."""
+    import glob
+
+    for pattern in patterns:
+        if not glob.has_magic(pattern) and not Path(pattern).is_file():
+            raise CommandError(f"Result file does not exist: {pattern}")
 
 
 def _per_file(work: Callable[[Path], T], paths: list[Path]) -> list[T | Exception]:
@@ -87,15 +108,7 @@ def _attempt(work: Callable[[Path], T], path: Path) -> T | Exception:
 
 
 def _found(files: int, tests: int) -> None:
-    if files and tests:
-        say(f"Found {files} result files with a total of {tests} tests")
-        return
-    for line in (
-        "Warning: Could not find any valid result files or tests",
-        "Please review the --results option and specify one or more result files",
-        "Ensure the files have an expected file extension (.xml) and format",
-    ):
-        print(line, file=sys.stderr)
+    say(f"Found {files} result files with a total of {tests} tests")
 
 
 def collect(args: argparse.Namespace) -> Collected:

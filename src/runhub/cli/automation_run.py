@@ -64,16 +64,30 @@ def _run_options(p: argparse.ArgumentParser, *, create: bool) -> None:
         help="the server's address (https://… or http://…)",
     )
     if create:
-        p.add_argument("--project-id", required=True, metavar="ID")
-        p.add_argument("--name", required=True)
-        p.add_argument("--source", required=True)
-        p.add_argument("--tags", nargs="+", metavar="TAG")
-        p.add_argument("--config")
-        p.add_argument("--config-id", metavar="ID")
-        p.add_argument("--milestone")
-        p.add_argument("--milestone-id", metavar="ID")
+        p.add_argument(
+            "--project-id", required=True, metavar="ID", help="the project the run is added to"
+        )
+        p.add_argument("--name", required=True, help="the name of the new run")
+        p.add_argument(
+            "--source",
+            required=True,
+            help="the source of this run and later runs of the same suite (one word, dashes "
+            "allowed)",
+        )
+        p.add_argument(
+            "--tags", nargs="+", metavar="TAG", help="tags of the run (they also link milestones)"
+        )
+        p.add_argument("--config", help="the configuration of the run, by name")
+        p.add_argument("--config-id", metavar="ID", help="or the configuration by id")
+        p.add_argument("--milestone", help="the milestone of the run, by name")
+        p.add_argument("--milestone-id", metavar="ID", help="or the milestone by id")
     else:
-        p.add_argument("--run-id", required=True, metavar="ID")
+        p.add_argument(
+            "--run-id",
+            required=True,
+            metavar="ID",
+            help="the run (as printed by automation:run:create)",
+        )
     p.add_argument("--proxy", metavar="URL", help="an HTTP(S) proxy for all requests")
     p.add_argument(
         "--max-retries",

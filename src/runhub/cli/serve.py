@@ -21,12 +21,17 @@ from runhub.cli.common import (
 from runhub.db.engine import write_tx
 from runhub.db.migrate import upgrade
 from runhub.services.admin import BOOTSTRAP_EMAIL, bootstrap, bootstrap_password
+from runhub.settings import Settings
 
 
 def register(commands: argparse._SubParsersAction) -> None:
     p = commands.add_parser("serve", help="serve the API (and apply pending migrations)")
-    p.add_argument("--host", default="127.0.0.1")
-    p.add_argument("--port", type=int, default=8000)
+    p.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="the address to listen on (default 127.0.0.1; 0.0.0.0 for every interface)",
+    )
+    p.add_argument("--port", type=int, default=8000, help="the port to listen on (default 8000)")
     add_database_option(p)
     p.add_argument("--workers", type=int, default=1, help="worker processes (default 1)")
     p.add_argument("--no-migrate", action="store_true", help="do not apply pending migrations")
@@ -72,6 +77,10 @@ def run(args: argparse.Namespace) -> int:
     trusted = args.trusted_proxy or [
         ip.strip() for ip in os.environ.get("RUNHUB_TRUSTED_PROXIES", "").split(",") if ip.strip()
     ]
+    try:
+        Settings.from_env()  # each worker builds its settings from the environment
+    except ValueError as exc:
+        fail(str(exc))
     url = database_url(args)
     engine = open_engine(args)
     scheme = "https" if args.tls_cert else "http"

@@ -11,10 +11,12 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.sql.elements import ColumnElement
 
 from runhub.db.schema import (
+    ELAPSED_SUM_MAX_US,
     automation_sources,
     configs,
     milestone_tags,
     milestones,
+    saturating_add,
     status_aliases,
     statuses,
 )
@@ -217,7 +219,7 @@ def record_source_completion(
         .values(
             completed_run_count=t.c.completed_run_count + 1,
             test_count_sum=t.c.test_count_sum + tests,
-            elapsed_sum=t.c.elapsed_sum + elapsed,
+            elapsed_sum=saturating_add(t.c.elapsed_sum, elapsed, ELAPSED_SUM_MAX_US),
             status=status,
             updated_at=now,
             updated_by=user_id,

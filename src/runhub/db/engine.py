@@ -32,6 +32,9 @@ def normalise_url(url: str) -> str:
     raise DatabaseUrlError(f"unsupported database {backend!r}: use sqlite:/// or postgresql://")
 
 
+_SYNCHRONOUS = {"NORMAL": "NORMAL", "FULL": "FULL", "EXTRA": "EXTRA"}  # never raw text in SQL
+
+
 def is_sqlite(engine_or_conn: Engine | Connection) -> bool:
     return engine_or_conn.dialect.name == "sqlite"
 
@@ -42,9 +45,10 @@ def make_engine(
     busy_timeout_ms: int = 30_000,
     pool_size: int = 10,
     auto_checkpoint: bool = True,
+    sqlite_synchronous: str = "NORMAL",
 ) -> Engine:
     """An engine for the URL. `auto_checkpoint=False` (SQLite) leaves WAL checkpoints to a
-    WalCheckpointer, off the request path."""
+    WalCheckpointer, off the request path. `sqlite_synchronous` is NORMAL, FULL or EXTRA."""
     sa_url = normalise_url(url)
     if sa_url.startswith("sqlite"):
         engine = create_engine(
@@ -53,12 +57,14 @@ def make_engine(
             max_overflow=pool_size,
             connect_args={"check_same_thread": False, "timeout": busy_timeout_ms / 1000},
         )
-        _configure_sqlite(engine, busy_timeout_ms, auto_checkpoint)
+        _configure_sqlite(engine, busy_timeout_ms, auto_checkpoint, sqlite_synchronous)
         return engine
     return create_engine(sa_url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
 
 
-def _configure_sqlite(engine: Engine, busy_timeout_ms: int, auto_checkpoint: bool) -> None:
+def _configure_sqlite(
+    engine: Engine, busy_timeout_ms: int, auto_checkpoint: bool, synchronous: str
+) -> None:
     """WAL, a busy timeout, foreign keys, and BEGIN IMMEDIATE for write transactions.
 
     pysqlite's own transaction handling is switched off so that a write transaction takes
@@ -71,7 +77,7 @@ def _configure_sqlite(engine: Engine, busy_timeout_ms: int, auto_checkpoint: boo
         dbapi_conn.isolation_level = None
         cur = dbapi_conn.cursor()
         cur.execute("PRAGMA journal_mode=WAL")
-        cur.execute("PRAGMA synchronous=NORMAL")
+        cur.execute(f"PRAGMA synchronous={_SYNCHRONOUS[synchronous]}")
         cur.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
         cur.execute("PRAGMA foreign_keys=ON")
         cur.execute("PRAGMA cache_size=-65536")

@@ -16,6 +16,8 @@ from typing import Any
 
 from sqlalchemy import Connection
 
+from runhub.db.schema import ELAPSED_SUM_MAX_US
+
 RESULT_COLUMNS = (
     "id", "run_id", "thread_id", "case_id", "status_id", "elapsed", "file", "line",
     "assertions", "created_at",
@@ -31,7 +33,7 @@ _CASE_COLUMNS = (
     "created_at, updated_at"
 )
 # A passed (2) result followed by a failed (3) one, or the reverse, sums to 5.
-_CASE_UPDATE = """
+_CASE_UPDATE = f"""
 ON CONFLICT (source_id, key) DO UPDATE SET
     name = excluded.name,
     folder = excluded.folder,
@@ -41,7 +43,10 @@ ON CONFLICT (source_id, key) DO UPDATE SET
     flaky_count = automation_cases.flaky_count + excluded.flaky_count
         + CASE WHEN automation_cases.last_category + excluded.first_category = 5
           THEN 1 ELSE 0 END,
-    elapsed_sum = automation_cases.elapsed_sum + excluded.elapsed_sum,
+    elapsed_sum = CASE
+        WHEN automation_cases.elapsed_sum > {ELAPSED_SUM_MAX_US} - excluded.elapsed_sum
+        THEN {ELAPSED_SUM_MAX_US}
+        ELSE automation_cases.elapsed_sum + excluded.elapsed_sum END,
     elapsed_n = automation_cases.elapsed_n + excluded.elapsed_n,
     last_category = CASE WHEN excluded.last_category = 1
         THEN automation_cases.last_category ELSE excluded.last_category END,
@@ -84,7 +89,8 @@ class CaseDelta:
     def values(self) -> tuple[Any, ...]:
         return (
             self.key, self.name, self.folder, self.test_count, self.success_count,
-            self.failure_count, self.flaky_count, self.elapsed_sum, self.elapsed_n,
+            self.failure_count, self.flaky_count, min(self.elapsed_sum, ELAPSED_SUM_MAX_US),
+            self.elapsed_n,
             self.first_category, self.last_category, self.last_status_id,
         )  # fmt: skip
 

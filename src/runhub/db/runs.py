@@ -23,6 +23,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from runhub.db import ingest
 from runhub.db.schema import (
+    ELAPSED_MAX_US,
     STATUS_SLOTS,
     automation_artifacts,
     automation_fields,
@@ -32,6 +33,7 @@ from runhub.db.schema import (
     automation_runs,
     idempotency_keys,
     project_members,
+    saturating_add,
 )
 
 runs = automation_runs
@@ -238,9 +240,13 @@ def add_to_open_thread(
         if count
     }
     if elapsed_observed:
-        values["elapsed_observed"] = threads.c.elapsed_observed + elapsed_observed
+        values["elapsed_observed"] = saturating_add(
+            threads.c.elapsed_observed, elapsed_observed, ELAPSED_MAX_US
+        )
     if elapsed_computed:
-        values["elapsed_computed"] = threads.c.elapsed_computed + elapsed_computed
+        values["elapsed_computed"] = saturating_add(
+            threads.c.elapsed_computed, elapsed_computed, ELAPSED_MAX_US
+        )
     if not values:
         values["is_completed"] = threads.c.is_completed  # a no-op that still locks the row
     query = update(threads).where(threads.c.id == thread_id, threads.c.is_completed.is_(False))

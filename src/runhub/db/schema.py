@@ -24,12 +24,26 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    case,
     false,
     text,
     true,
 )
+from sqlalchemy.sql.elements import ColumnElement
 
 STATUS_SLOTS = range(1, 25)
+
+# Elapsed sums saturate instead of overflowing (docs/decisions.md "Elapsed sums"): a
+# thread's elapsed is a Testmo property, so it stays JSON-exact (2^53 - 1 µs, 285 years);
+# internal aggregates (a case's or a source's sum) stop at the 64-bit column's maximum.
+ELAPSED_MAX_US = 2**53 - 1
+ELAPSED_SUM_MAX_US = 2**63 - 1
+
+
+def saturating_add(column: ColumnElement[int], delta: int, maximum: int) -> ColumnElement[int]:
+    """`column + delta`, at most `maximum`, never overflowing (0 <= delta <= maximum)."""
+    delta = min(delta, maximum)
+    return case((column > maximum - delta, maximum), else_=column + delta)
 
 metadata = MetaData(
     naming_convention={
