@@ -143,3 +143,15 @@ def test_unreachable_database_exits_1(capsys: pytest.CaptureFixture[str]) -> Non
         capsys, "db", "current", "--database", "postgresql://postgres@127.0.0.1:1/x"
     )
     assert code == 1 and len(err.strip().splitlines()) == 1
+
+
+def test_a_missing_postgresql_database_says_how_to_create_it(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from ..conftest import PG_ADMIN_URL
+
+    url = PG_ADMIN_URL.rpartition("/")[0] + "/runhub_no_such_database"
+    code, _, err = run_cli(capsys, "db", "current", "--database", url)
+    assert code == 1
+    assert 'database "runhub_no_such_database" does not exist' in err
+    assert "createdb runhub_no_such_database" in err

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import sys
 from typing import NoReturn
 
@@ -42,4 +43,7 @@ def open_engine(args: argparse.Namespace) -> Engine:
 
 def database_unreachable(exc: OperationalError) -> NoReturn:
     detail = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
+    missing = re.search(r'database "([^"]+)" does not exist', detail)
+    if missing:  # PostgreSQL: runhub creates the tables, not the database
+        detail += f" (create it first, e.g. `createdb {missing.group(1)}`)"
     fail(f"cannot use the database: {detail}", code=1)
