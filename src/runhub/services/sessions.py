@@ -19,7 +19,7 @@ from runhub.db import accounts
 from runhub.db import sessions as db
 from runhub.db.engine import read_tx, write_tx
 from runhub.services.access import Principal
-from runhub.services.auth import hash_password, verify_password
+from runhub.services.auth import PasswordChecksBusy, hash_password, verify_password
 from runhub.timeutil import utcnow
 
 SESSION_MAX_AGE_S = 14 * 24 * 3600
@@ -84,11 +84,18 @@ def sign_in(
         by_email, by_ip = db.recent_failures(conn, email, client_ip, since)
         if by_email >= max_failures or by_ip >= max_failures:
             raise TooManySignIns(window_s)
-        db.record_failure(conn, email, client_ip, now)
+        reserved = db.record_failure(conn, email, client_ip, now)
         user = accounts.user_by_email(conn, email)
     password_hash = user["password_hash"] if user is not None else None
     # The slow hash runs outside any transaction: it must not hold SQLite's write lock.
-    good = verify_password(password_hash or _dummy_hash(), password) and password_hash is not None
+    try:
+        checked = verify_password(password_hash or _dummy_hash(), password)
+    except PasswordChecksBusy:
+        # Refused with 503 before the check: not a failure, so give the reservation back.
+        with write_tx(engine) as conn:
+            db.delete_failure(conn, reserved)
+        raise
+    good = checked and password_hash is not None
     if not good or user is None or not user["is_active"]:
         raise SignInRefused("Wrong email or password.")  # the reserved failure stays
     session_id = secrets.token_urlsafe(32)
