@@ -24,6 +24,7 @@ from runhub.api.openapi import build_openapi
 from runhub.api.routes import api_routes
 from runhub.db.engine import WalCheckpointer, is_sqlite, make_engine
 from runhub.errors import ApiError, MethodNotAllowed, NotFound
+from runhub.services.auth import limit_password_checks
 from runhub.settings import Settings
 from runhub.web.common import SignInRequired, make_templates
 from runhub.web.errors import error_page, is_ui_path
@@ -98,6 +99,7 @@ def create_app(settings: Settings, engine: Engine | None = None) -> Starlette:
     )
     checkpointer = WalCheckpointer(db) if owns_engine and is_sqlite(db) else None
     rate_limiter = RateLimiter(settings.rate_limit_per_minute)
+    limit_password_checks(settings.password_checks)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:

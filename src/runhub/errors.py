@@ -6,6 +6,7 @@ from __future__ import annotations
 class ApiError(Exception):
     status_code = 500
     default_message = "The server could not handle this request."
+    title: str | None = None  # the web UI's error page title; None: by status code
 
     def __init__(
         self,
@@ -68,6 +69,12 @@ class Unprocessable(ApiError):
 class TooManyRequests(ApiError):
     status_code = 429
     default_message = "Too many requests; retry after the number of seconds in Retry-After."
+
+
+class ServerBusy(ApiError):
+    status_code = 503
+    title = "Server busy"
+    default_message = "The server is busy; retry after the number of seconds in Retry-After."
 
 
 def invalid(path: str, message: str) -> Unprocessable:

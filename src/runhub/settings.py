@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 DEFAULT_DATABASE_URL = "sqlite:///runhub.db"
 MIB = 1024 * 1024
 SQLITE_SYNCHRONOUS_MODES = ("NORMAL", "FULL", "EXTRA")
+DEFAULT_PASSWORD_CHECKS = 2
 
 
 @dataclass(frozen=True)
@@ -29,6 +30,9 @@ class Settings:
     access_log: bool = True
     # Web UI sessions end this long after sign-in (decisions.md "Web UI": 14 days).
     session_max_age_s: int = 14 * 24 * 3600
+    # Password hashes (argon2, 64 MiB each) computed at once per process (decisions.md
+    # "Web UI"); sign-ins beyond them wait briefly, then get 503.
+    password_checks: int = DEFAULT_PASSWORD_CHECKS
     extra: dict[str, str] = field(default_factory=dict)
 
     @classmethod
@@ -49,6 +53,8 @@ class Settings:
             values["access_log"] = env["RUNHUB_ACCESS_LOG"].lower() not in ("0", "false", "no")
         if env.get("RUNHUB_SESSION_MAX_AGE_S"):
             values["session_max_age_s"] = int(env["RUNHUB_SESSION_MAX_AGE_S"])
+        if env.get("RUNHUB_PASSWORD_CHECKS"):
+            values["password_checks"] = int(env["RUNHUB_PASSWORD_CHECKS"])
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)  # type: ignore[arg-type]
 

@@ -6,13 +6,14 @@ from __future__ import annotations
 import io
 
 import pytest
-from sqlalchemy import Engine
+from sqlalchemy import Engine, func, select
 from starlette.testclient import TestClient
 
 from runhub.cli import main
 from runhub.db import accounts
 from runhub.db.engine import read_tx, write_tx
-from runhub.services import admin
+from runhub.db.schema import sign_in_failures
+from runhub.services import admin, auth
 from runhub.services.sessions import SIGN_IN_MAX_FAILURES
 
 from .conftest import PASSWORD, Web, csrf_of, sign_in
@@ -207,3 +208,27 @@ def test_set_password_refusals(
         main(["admin", "set-password", *argv, "--password-stdin", "--database", db_url])
     assert exc.value.code == 2
     assert message in capsys.readouterr().err
+
+
+def test_busy_password_checks_answer_503_and_count_no_failure(
+    web: Web, engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With every password check slot taken and no room to wait, a sign-in is refused with
+    a 503 page before its password is checked, and its reserved failure is given back."""
+    limit = auth.PasswordCheckLimit(1, waiting=0)
+    monkeypatch.setattr(auth, "_limit", limit)
+    client = web.new_client("192.0.2.9")
+    with limit.slot():
+        for _ in range(SIGN_IN_MAX_FAILURES + 1):
+            token = csrf_of(client.get("/signin").text)
+            response = client.post(
+                "/signin",
+                data={"csrf_token": token, "email": "member@example.com", "password": "wrong"},
+            )
+            assert response.status_code == 503
+            assert response.headers["retry-after"] == str(auth.BUSY_RETRY_AFTER_S)
+            assert "text/html" in response.headers["content-type"]
+            assert "Server busy" in response.text and "checking passwords" in response.text
+    with read_tx(engine) as conn:
+        assert conn.execute(select(func.count()).select_from(sign_in_failures)).scalar() == 0
+    assert _attempt(client, "member@example.com", PASSWORD) == 303

@@ -19,7 +19,7 @@ from runhub.db import accounts
 from runhub.db import sessions as db
 from runhub.db.engine import read_tx, write_tx
 from runhub.services.access import Principal
-from runhub.services.auth import hash_password, verify_password
+from runhub.services.auth import PasswordChecksBusy, hash_password, verify_password
 from runhub.timeutil import utcnow
 
 SESSION_MAX_AGE_S = 14 * 24 * 3600
@@ -76,18 +76,28 @@ def sign_in(
     client_ip = client_ip[:64]
     now = utcnow()
     since = now - timedelta(seconds=window_s)
-    with read_tx(engine) as conn:
+    # Count and reserve in one transaction, serialised across processes (db.lock_sign_in):
+    # under the limit, the attempt is recorded as a failure before its password is checked,
+    # so attempts sent at once cannot all pass the count. A good password forgets it below.
+    with write_tx(engine) as conn:
+        db.lock_sign_in(conn, email, client_ip)
         by_email, by_ip = db.recent_failures(conn, email, client_ip, since)
+        if by_email >= max_failures or by_ip >= max_failures:
+            raise TooManySignIns(window_s)
+        reserved = db.record_failure(conn, email, client_ip, now)
         user = accounts.user_by_email(conn, email)
-    if by_email >= max_failures or by_ip >= max_failures:
-        raise TooManySignIns(window_s)
     password_hash = user["password_hash"] if user is not None else None
     # The slow hash runs outside any transaction: it must not hold SQLite's write lock.
-    good = verify_password(password_hash or _dummy_hash(), password) and password_hash is not None
-    if not good or user is None or not user["is_active"]:
+    try:
+        checked = verify_password(password_hash or _dummy_hash(), password)
+    except PasswordChecksBusy:
+        # Refused with 503 before the check: not a failure, so give the reservation back.
         with write_tx(engine) as conn:
-            db.record_failure(conn, email, client_ip, now)
-        raise SignInRefused("Wrong email or password.")
+            db.delete_failure(conn, reserved)
+        raise
+    good = checked and password_hash is not None
+    if not good or user is None or not user["is_active"]:
+        raise SignInRefused("Wrong email or password.")  # the reserved failure stays
     session_id = secrets.token_urlsafe(32)
     csrf_token = secrets.token_urlsafe(32)
     with write_tx(engine) as conn:

@@ -29,9 +29,13 @@ def is_ui_path(path: str) -> bool:
 
 
 def error_page(
-    request: Request, status_code: int, message: str, headers: dict[str, str] | None = None
+    request: Request,
+    status_code: int,
+    message: str,
+    headers: dict[str, str] | None = None,
+    title: str | None = None,
 ) -> Response:
-    title = TITLES.get(status_code, "Error")
+    title = title or TITLES.get(status_code, "Error")
     return render(
         request,
         "error.html",

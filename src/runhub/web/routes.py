@@ -43,7 +43,7 @@ async def sign_in_required(request: Request, exc: Exception) -> Response:
 
 
 def ui_api_error(request: Request, exc: ApiError) -> Response:
-    return error_page(request, exc.status_code, exc.message, exc.headers)
+    return error_page(request, exc.status_code, exc.message, exc.headers, exc.title)
 
 
 def ui_http_error(request: Request, exc: HTTPException) -> Response:
