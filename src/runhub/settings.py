@@ -11,6 +11,18 @@ SQLITE_SYNCHRONOUS_MODES = ("NORMAL", "FULL", "EXTRA")
 DEFAULT_PASSWORD_CHECKS = 2
 
 
+# Settings read from RUNHUB_<NAME> with this type (e.g. RUNHUB_HEALTH_WINDOW).
+_HEALTH_SETTINGS: dict[str, type] = {
+    "analysis_interval_s": float,
+    "health_window": int,
+    "health_flip_rate": float,
+    "health_flip_min_outcomes": int,
+    "health_broken_streak": int,
+    "health_infra_failure_ratio": float,
+    "health_infra_min_outcomes": int,
+}
+
+
 @dataclass(frozen=True)
 class Settings:
     database_url: str = DEFAULT_DATABASE_URL
@@ -33,6 +45,15 @@ class Settings:
     # Password hashes (argon2, 64 MiB each) computed at once per process (decisions.md
     # "Web UI"); sign-ins beyond them wait briefly, then get 503.
     password_checks: int = DEFAULT_PASSWORD_CHECKS
+    # Case health (README "Test intelligence"): how often each process folds completed
+    # runs into it (0 turns the background analysis off), and the rules' thresholds.
+    analysis_interval_s: float = 1.0
+    health_window: int = 30
+    health_flip_rate: float = 0.3
+    health_flip_min_outcomes: int = 5
+    health_broken_streak: int = 5
+    health_infra_failure_ratio: float = 0.8
+    health_infra_min_outcomes: int = 20
     extra: dict[str, str] = field(default_factory=dict)
 
     @classmethod
@@ -55,6 +76,9 @@ class Settings:
             values["session_max_age_s"] = int(env["RUNHUB_SESSION_MAX_AGE_S"])
         if env.get("RUNHUB_PASSWORD_CHECKS"):
             values["password_checks"] = int(env["RUNHUB_PASSWORD_CHECKS"])
+        for name, kind in _HEALTH_SETTINGS.items():
+            if env.get(f"RUNHUB_{name.upper()}"):
+                values[name] = kind(env[f"RUNHUB_{name.upper()}"])
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)  # type: ignore[arg-type]
 

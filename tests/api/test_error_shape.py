@@ -18,6 +18,8 @@ from sqlalchemy import Engine
 from runhub.api.routes import ENDPOINTS, Endpoint
 from runhub.db.engine import write_tx
 from runhub.services import admin
+from runhub.services.health import analyze_pending
+from runhub.services.outcomes import HealthRules
 
 from ..helpers import Api, make_test
 
@@ -46,9 +48,16 @@ class World:
 
 @pytest.fixture
 def world(api: Api, engine: Engine) -> World:
+    # A completed earlier run of the source, analysed, so changes and health list items.
+    base_run_id = api.create_run(name="Base", source="shape-source")
+    base_thread = api.create_thread(base_run_id)
+    assert api.append(base_thread, [make_test("a"), make_test("b")]).status_code == 204
+    assert api.post(f"/automation/runs/{base_run_id}/complete").status_code == 204
+    analyze_pending(engine, HealthRules())
     run_id = api.create_run(name="Shape", source="shape-source", tags=["shape"])
     thread_id = api.create_thread(run_id)
     assert api.append(thread_id, [make_test("a"), make_test("b", "failed")]).status_code == 204
+    case_id = api.get(f"/projects/{api.project_id}/automation/cases").json()["result"][0]["id"]
     with write_tx(engine) as conn:
         milestone_id = admin.create_milestone(conn, api.project_id, "M1", ["shape"])
         user_id = admin.create_user(conn, "extra@example.com", "Extra", "member")
@@ -61,6 +70,7 @@ def world(api: Api, engine: Engine) -> World:
             "source_id": source_id,
             "milestone_id": milestone_id,
             "user_id": user_id,
+            "case_id": case_id,
         }
     )
 
@@ -179,6 +189,11 @@ def _bad_queries(endpoint: Endpoint) -> list[tuple[dict[str, str], str]]:
     for name in ("status", "status_id"):
         if name in endpoint.query:
             out.append(({name: "9"}, name))
+    for name in ("bucket", "state"):
+        if name in endpoint.query:
+            out.append(({name: "nope"}, name))
+    if "base_run_id" in endpoint.query:
+        out += [({"base_run_id": "x"}, "base_run_id"), ({"base_run_id": "0"}, "base_run_id")]
     return out
 
 
@@ -228,8 +243,13 @@ def test_errors_have_one_shape(api: Api, world: World, endpoint: Endpoint) -> No
 # --- page envelope --------------------------------------------------------------------------
 
 
+# runhub's own lists add summary keys beside the envelope.
+EXTRA_KEYS = {"/automation/runs/{run_id}/changes": {"base_run_id", "counts"}}
+
+
 def _assert_envelope(endpoint: Endpoint, body: dict[str, Any]) -> None:
     expected = PAGE_KEYS | ({"expands"} if "expands" in endpoint.query else set())
+    expected |= EXTRA_KEYS.get(endpoint.path, set())
     assert set(body) == expected, (_id(endpoint), sorted(body))
     assert isinstance(body["result"], list)
     if "expands" in expected:
@@ -238,7 +258,10 @@ def _assert_envelope(endpoint: Endpoint, body: dict[str, Any]) -> None:
 
 # An empty list of each page endpoint: an empty project, a run without results, or a
 # filter that matches nothing. GET /users always lists at least the caller.
-EMPTY_QUERIES = {"/projects": {"is_completed": "true"}}
+EMPTY_QUERIES = {
+    "/projects": {"is_completed": "true"},
+    "/automation/cases/{case_id}/history": {"branch": "no-such-branch"},
+}
 NEVER_EMPTY = {"/users"}
 
 

@@ -32,7 +32,7 @@ def test_query_parameters_have_their_real_types(client: TestClient) -> None:
         for operation in operations.values():
             for parameter in operation["parameters"]:
                 assert parameter["schema"] != {"type": "string"} or parameter["name"] in (
-                    "sort", "name", "folder",
+                    "sort", "name", "folder", "branch",
                 ), parameter  # fmt: skip
                 assert parameter.get("description") or parameter["in"] == "path"
 

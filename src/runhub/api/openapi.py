@@ -8,6 +8,7 @@ from typing import Any
 from runhub import __version__
 from runhub.api.routes import ENDPOINTS
 from runhub.api.schemas import json_schema_components
+from runhub.services.outcomes import BUCKETS, STATES
 
 _PATH_PARAM = re.compile(r"\{(\w+)\}")
 
@@ -72,6 +73,16 @@ _QUERY: dict[str, tuple[dict[str, Any], str]] = {
     "automation_tags": (_STRINGS, "Any of these automation tags"),
     "name": ({"type": "string"}, "Exactly this name"),
     "folder": ({"type": "string"}, "Exactly this folder"),
+    "branch": ({"type": "string"}, "Only runs of this branch"),
+    "base_run_id": (_INTEGER, "Compare with this run (default: the base run rule)"),
+    "bucket": (
+        {"type": "array", "items": {"type": "string", "enum": list(BUCKETS)}},
+        "Only these buckets",
+    ),
+    "state": (
+        {"type": "array", "items": {"type": "string", "enum": list(STATES)}},
+        "Only cases in these states",
+    ),
     **{
         name: (_ID_LIST, f"Any of these {name.removesuffix('_id')} ids")
         for name in (

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -89,6 +89,19 @@ def string_list(query: Mapping[str, str], name: str) -> list[str] | None:
     if value is None:
         return None
     return [p.strip() for p in value.split(",") if p.strip()]
+
+
+def name_list(query: Mapping[str, str], name: str, allowed: Sequence[str]) -> list[str] | None:
+    """A comma-separated list of names, each one of `allowed`."""
+    values = string_list(query, name)
+    if not values:
+        return None
+    unknown = [v for v in values if v not in allowed]
+    if unknown:
+        options = ", ".join(allowed)
+        message = f"Unknown {name} {unknown[0]!r}; the {name} parameter accepts {options}."
+        raise invalid(name, message)
+    return list(dict.fromkeys(values))
 
 
 def boolean(query: Mapping[str, str], name: str) -> bool | None:

@@ -9,7 +9,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from runhub.api import catalog, runs, schemas
+from runhub.api import analytics, catalog, runs, schemas
 
 Handler = Callable[[Request], Awaitable[Response]]
 
@@ -220,6 +220,34 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         "row",
         query=("expands",),
         tag="milestones",
+    ),
+    # runhub's own: test intelligence (README "Test intelligence").
+    Endpoint(
+        "GET",
+        "/automation/runs/{run_id}/changes",
+        analytics.run_changes,
+        "What changed in a run against its base run (runhub)",
+        "page",
+        query=(*PAGE, "base_run_id", "bucket"),
+        tag="intelligence",
+    ),
+    Endpoint(
+        "GET",
+        "/projects/{project_id}/automation/cases/health",
+        analytics.list_case_health,
+        "The health of a project's automation cases: flaky, broken, new, healthy (runhub)",
+        "page",
+        query=(*PAGE, "state", "source_id", "branch"),
+        tag="intelligence",
+    ),
+    Endpoint(
+        "GET",
+        "/automation/cases/{case_id}/history",
+        analytics.case_history,
+        "Every result of an automation case, newest first (runhub)",
+        "page",
+        query=(*PAGE, "branch", "config_id"),
+        tag="intelligence",
     ),
 )
 

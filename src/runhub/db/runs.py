@@ -25,6 +25,7 @@ from runhub.db import ingest
 from runhub.db.schema import (
     ELAPSED_MAX_US,
     STATUS_SLOTS,
+    analysis_queue,
     automation_artifacts,
     automation_fields,
     automation_links,
@@ -67,6 +68,19 @@ def touch_run(conn: Connection, run_id: int, now: datetime, user_id: int) -> Non
 
 def finish_run(conn: Connection, run_id: int, **values: Any) -> None:
     conn.execute(update(runs).where(runs.c.id == run_id).values(is_completed=True, **values))
+    queue = analysis_queue
+    conn.execute(insert(queue).values(run_id=run_id, queued_at=values["completed_at"]))
+
+
+def set_vcs_if_unset(
+    conn: Connection, run_id: int, commit: str | None, branch: str | None
+) -> None:
+    """The run's commit and branch, each only where it has none yet (the first wins)."""
+    for column, value in ((runs.c.vcs_commit, commit), (runs.c.vcs_branch, branch)):
+        if value is not None:
+            conn.execute(
+                update(runs).where(runs.c.id == run_id, column.is_(None)).values({column: value})
+            )
 
 
 def run_filter(

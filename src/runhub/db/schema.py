@@ -15,6 +15,7 @@ from sqlalchemy import (
     Boolean,
     Column,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -220,6 +221,9 @@ automation_runs = Table(
     Column("updated_by", BigInteger),
     _ts("completed_at"),
     Column("completed_by", BigInteger),
+    # From the run's fields (decisions.md "Commit and branch"); not Testmo properties.
+    Column("vcs_commit", String(750)),
+    Column("vcs_branch", String(750)),
     Index("ix_automation_runs_project_created", "project_id", "created_at"),
     Index("ix_automation_runs_project_source", "project_id", "source_id", "created_at"),
     Index("ix_automation_runs_project_config", "project_id", "config_id", "created_at"),
@@ -227,6 +231,8 @@ automation_runs = Table(
     Index("ix_automation_runs_project_creator", "project_id", "created_by", "created_at"),
     Index("ix_automation_runs_project_status", "project_id", "status", "created_at"),
     Index("ix_automation_runs_source_created", "source_id", "created_at"),
+    Index("ix_automation_runs_source_branch", "source_id", "vcs_branch", "id"),
+    Index("ix_automation_runs_project_commit", "project_id", "vcs_commit"),
 )
 
 automation_run_tags = Table(
@@ -408,4 +414,40 @@ sign_in_failures = Table(
     Index("ix_sign_in_failures_email", "email", "failed_at"),
     Index("ix_sign_in_failures_client_ip", "client_ip", "failed_at"),
     Index("ix_sign_in_failures_failed_at", "failed_at"),
+)
+
+# Completed runs whose results have not yet been folded into the cases' health (the
+# analysis worker of every runhub process takes them in id order, off the append path).
+analysis_queue = Table(
+    "analysis_queue",
+    metadata,
+    Column("run_id", BigInteger, primary_key=True, autoincrement=False),
+    _ts("queued_at", nullable=False),
+)
+
+# Each case's health (services.health): per branch ("" for all branches), the window of
+# its latest run outcomes (JSON) and what the rules made of it.
+automation_case_health = Table(
+    "automation_case_health",
+    metadata,
+    Column("case_id", BigInteger, primary_key=True, autoincrement=False),
+    Column("branch", String(750), primary_key=True),
+    Column("project_id", BigInteger, nullable=False),
+    Column("source_id", BigInteger, nullable=False),
+    # 1 flaky, 2 broken, 3 new, 4 healthy: also the list order.
+    Column("state", SmallInteger, nullable=False),
+    Column("flip_rate", Float, nullable=False),
+    Column("failure_rate", Float, nullable=False),
+    Column("results_considered", Integer, nullable=False),
+    Column("last_status_id", SmallInteger, nullable=False),
+    Column("window", Text, nullable=False),
+    Column("evidence", Text, nullable=False),
+    _ts("updated_at", nullable=False),
+    Index(
+        "ix_automation_case_health_list",
+        "project_id",
+        "branch",
+        "state",
+        "flip_rate",
+    ),
 )

@@ -15,7 +15,7 @@ from runhub.db import runs as db
 from runhub.db.engine import read_tx, write_tx
 from runhub.db.schema import automation_sources, configs, milestones
 from runhub.errors import NotFound, invalid
-from runhub.services import render
+from runhub.services import render, vcs
 from runhub.services.access import Principal, can_see_project, require_write, visible_project
 from runhub.services.paging import PageRequest, envelope
 from runhub.services.resources import artifact_rows, field_rows, link_rows
@@ -93,6 +93,10 @@ def _milestone_for(
 
 
 def _store_resources(conn: Connection, run_id: int, body: Resources | RunCreate) -> None:
+    if body.fields:
+        commit, branch = vcs.commit_and_branch(body.fields)
+        if commit or branch:
+            db.set_vcs_if_unset(conn, run_id, commit, branch)
     db.insert_fields(conn, field_rows(body.fields, run_id))
     db.insert_artifacts(conn, artifact_rows(body.artifacts, run_id))
     db.insert_links(conn, link_rows(body.links, run_id))

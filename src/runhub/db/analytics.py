@@ -1,0 +1,279 @@
+"""SQL of test intelligence: outcomes per run, base runs, the analysis queue, case health
+and a case's history (the rules are in runhub.services.outcomes)."""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable, Sequence
+from typing import Any
+
+from sqlalchemy import Connection, RowMapping, and_, delete, func, select, text
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.sql.elements import ColumnElement
+
+from runhub.db.schema import (
+    analysis_queue,
+    automation_case_health,
+    automation_cases,
+    automation_run_tests,
+    automation_runs,
+)
+
+runs = automation_runs
+results = automation_run_tests
+cases = automation_cases
+health = automation_case_health
+_CHUNK = 900  # ids per IN list (SQLite allows 32,766 variables; stay well below)
+
+
+def _chunks(ids: Sequence[int]) -> Iterable[Sequence[int]]:
+    for start in range(0, len(ids), _CHUNK):
+        yield ids[start : start + _CHUNK]
+
+
+def run_results(conn: Connection, run_id: int) -> list[tuple[int, int, int]]:
+    """(case_id, status_id, result id) of a run's results, in arrival order."""
+    query = (
+        select(results.c.case_id, results.c.status_id, results.c.id)
+        .where(results.c.run_id == run_id)
+        .order_by(results.c.id)
+    )
+    return [(row[0], row[1], row[2]) for row in conn.execute(query)]
+
+
+def case_rows(conn: Connection, case_ids: Collection[int]) -> dict[int, RowMapping]:
+    """id, key, name, folder and source_id of the given cases."""
+    found: dict[int, RowMapping] = {}
+    columns = (cases.c.id, cases.c.key, cases.c.name, cases.c.folder, cases.c.source_id)
+    for chunk in _chunks(sorted(case_ids)):
+        for row in conn.execute(select(*columns).where(cases.c.id.in_(chunk))).mappings():
+            found[row["id"]] = row
+    return found
+
+
+def latest_completed_run(
+    conn: Connection,
+    run: RowMapping,
+    *,
+    branches: Sequence[str] | None,
+) -> int | None:
+    """The latest (by id) completed run before `run` of its source with its config; on one
+    of `branches` when given."""
+    conditions: list[ColumnElement[bool]] = [
+        runs.c.source_id == run["source_id"],
+        runs.c.project_id == run["project_id"],
+        runs.c.id < run["id"],
+        runs.c.is_completed.is_(True),
+        runs.c.config_id.is_(None)
+        if run["config_id"] is None
+        else runs.c.config_id == run["config_id"],
+    ]
+    if branches is not None:
+        conditions.append(runs.c.vcs_branch.in_(list(branches)))
+    query = select(func.max(runs.c.id)).where(and_(*conditions))
+    return conn.execute(query).scalar()
+
+
+def run_by_id(conn: Connection, run_id: int) -> RowMapping | None:
+    return conn.execute(select(runs).where(runs.c.id == run_id)).mappings().first()
+
+
+def run_neighbours(conn: Connection, run: RowMapping) -> tuple[int | None, int | None]:
+    """The previous and next run (by id) of the same source."""
+    same = runs.c.source_id == run["source_id"]
+    previous = conn.execute(select(func.max(runs.c.id)).where(same, runs.c.id < run["id"]))
+    following = conn.execute(select(func.min(runs.c.id)).where(same, runs.c.id > run["id"]))
+    return previous.scalar(), following.scalar()
+
+
+def last_passed_runs(
+    conn: Connection,
+    case_ids: Collection[int],
+    before_run_id: int,
+    passed_ids: Collection[int],
+    failed_ids: Collection[int],
+) -> dict[int, int]:
+    """For each case, the latest run before `before_run_id` whose outcome (last passed or
+    failed result) passed."""
+    if not case_ids:
+        return {}
+    decided = list(passed_ids) + list(failed_ids)
+    ranked = (
+        select(
+            results.c.case_id,
+            results.c.run_id,
+            results.c.status_id,
+            func.row_number()
+            .over(
+                partition_by=(results.c.case_id, results.c.run_id),
+                order_by=results.c.id.desc(),
+            )
+            .label("rank"),
+        )
+        .where(
+            results.c.case_id.in_(sorted(case_ids)),
+            results.c.run_id < before_run_id,
+            results.c.status_id.in_(decided),
+        )
+        .subquery()
+    )
+    query = (
+        select(ranked.c.case_id, func.max(ranked.c.run_id))
+        .where(ranked.c.rank == 1, ranked.c.status_id.in_(list(passed_ids)))
+        .group_by(ranked.c.case_id)
+    )
+    return {case_id: run_id for case_id, run_id in conn.execute(query)}
+
+
+# --- the analysis queue ----------------------------------------------------------------------
+
+
+def claim_queued_run(conn: Connection) -> int | None:
+    """The oldest queued run, locked for this transaction (PostgreSQL: skipped by other
+    workers; SQLite: the write transaction already excludes them)."""
+    query = select(analysis_queue.c.run_id).order_by(analysis_queue.c.run_id).limit(1)
+    if conn.dialect.name == "postgresql":
+        query = query.with_for_update(skip_locked=True)
+    return conn.execute(query).scalar()
+
+
+def dequeue(conn: Connection, run_id: int) -> None:
+    conn.execute(delete(analysis_queue).where(analysis_queue.c.run_id == run_id))
+
+
+def queued_count(conn: Connection) -> int:
+    return conn.execute(select(func.count()).select_from(analysis_queue)).scalar_one()
+
+
+def lock_source_analysis(conn: Connection, source_id: int) -> None:
+    """Serialise the analyses of one source's runs (they update the same health rows)."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(text("SELECT pg_advisory_xact_lock(4242, :id)"), {"id": int(source_id)})
+
+
+# --- case health -----------------------------------------------------------------------------
+
+
+def health_windows(conn: Connection, case_ids: Sequence[int], branch: str) -> dict[int, str]:
+    """The stored window (JSON) of each case that has one on `branch`."""
+    found: dict[int, str] = {}
+    for chunk in _chunks(sorted(case_ids)):
+        query = select(health.c.case_id, health.c.window).where(
+            health.c.branch == branch, health.c.case_id.in_(chunk)
+        )
+        found.update({case_id: window for case_id, window in conn.execute(query)})
+    return found
+
+
+def run_commits(conn: Connection, run_ids: Collection[int]) -> dict[int, str | None]:
+    found: dict[int, str | None] = {}
+    for chunk in _chunks(sorted(run_ids)):
+        query = select(runs.c.id, runs.c.vcs_commit).where(runs.c.id.in_(chunk))
+        found.update({run_id: commit for run_id, commit in conn.execute(query)})
+    return found
+
+
+def upsert_health(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
+    if not rows:
+        return
+    insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
+    statement = insert(health)
+    changed = {
+        name: statement.excluded[name]
+        for name in (
+            "state", "flip_rate", "failure_rate", "results_considered", "last_status_id",
+            "window", "evidence", "updated_at",
+        )  # fmt: skip
+    }
+    statement = statement.on_conflict_do_update(
+        index_elements=[health.c.case_id, health.c.branch], set_=changed
+    )
+    for start in range(0, len(rows), 2000):
+        conn.execute(statement, list(rows[start : start + 2000]))
+
+
+def _health_filter(
+    project_id: int, branch: str, states: Collection[int] | None, source_ids: Sequence[int] | None
+) -> ColumnElement[bool]:
+    conditions = [health.c.project_id == project_id, health.c.branch == branch]
+    if states:
+        conditions.append(health.c.state.in_(sorted(states)))
+    if source_ids:
+        conditions.append(health.c.source_id.in_(list(source_ids)))
+    return and_(*conditions)
+
+
+def list_health(
+    conn: Connection,
+    project_id: int,
+    branch: str,
+    states: Collection[int] | None,
+    source_ids: Sequence[int] | None,
+    offset: int,
+    limit: int,
+) -> tuple[int, list[RowMapping]]:
+    where = _health_filter(project_id, branch, states, source_ids)
+    total = conn.execute(select(func.count()).select_from(health).where(where)).scalar_one()
+    query = (
+        select(health, cases.c.key, cases.c.name, cases.c.folder)
+        .join(cases, cases.c.id == health.c.case_id)
+        .where(where)
+        .order_by(health.c.state, health.c.flip_rate.desc(), health.c.case_id)
+        .offset(offset)
+        .limit(limit)
+    )
+    return total, list(conn.execute(query).mappings())
+
+
+def case_health(conn: Connection, case_id: int, branch: str = "") -> RowMapping | None:
+    query = select(health).where(health.c.case_id == case_id, health.c.branch == branch)
+    return conn.execute(query).mappings().first()
+
+
+def case_by_id(conn: Connection, case_id: int) -> RowMapping | None:
+    return conn.execute(select(cases).where(cases.c.id == case_id)).mappings().first()
+
+
+# --- a case's history ------------------------------------------------------------------------
+
+
+def case_history(
+    conn: Connection,
+    case_id: int,
+    *,
+    branch: str | None,
+    config_ids: Sequence[int] | None,
+    offset: int,
+    limit: int,
+) -> tuple[int, list[RowMapping]]:
+    conditions: list[ColumnElement[bool]] = [results.c.case_id == case_id]
+    if branch is not None:
+        conditions.append(runs.c.vcs_branch == branch)
+    if config_ids is not None:
+        conditions.append(runs.c.config_id.in_(list(config_ids)))
+    joined = results.join(runs, runs.c.id == results.c.run_id)
+    where = and_(*conditions)
+    if branch is None and config_ids is None:
+        count = select(func.count()).select_from(results).where(where)
+    else:
+        count = select(func.count()).select_from(joined).where(where)
+    total = conn.execute(count).scalar_one()
+    query = (
+        select(
+            results.c.id.label("test_id"),
+            results.c.run_id,
+            runs.c.name.label("run_name"),
+            results.c.thread_id,
+            results.c.status_id,
+            results.c.elapsed,
+            results.c.created_at,
+            runs.c.vcs_commit.label("commit"),
+            runs.c.vcs_branch.label("branch"),
+            runs.c.config_id,
+        )
+        .select_from(joined)
+        .where(where)
+        .order_by(results.c.id.desc())
+        .offset(offset)
+        .limit(limit)
+    )
+    return total, list(conn.execute(query).mappings())

@@ -1,0 +1,198 @@
+"""Case health: folding completed runs into each case's window, off the append path, and
+listing the project's cases by state (README "Test intelligence").
+
+Completing a run queues it (one row, in the completing transaction). Every runhub process
+runs a HealthAnalyzer thread that takes queued runs in id order, each in its own write
+transaction: a run's outcomes are merged into the window of each of its cases (for all
+branches, and for the run's branch), and the rules of services.outcomes re-evaluate them.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import Connection, Engine
+
+from runhub.db import analytics as db
+from runhub.db.engine import read_tx, write_tx
+from runhub.errors import NotFound
+from runhub.services.access import Principal, can_see_project, visible_project
+from runhub.services.outcomes import (
+    STATE_NAMES,
+    STATES,
+    HealthRules,
+    WindowEntry,
+    evaluate,
+    is_infrastructure_failure,
+    merged_window,
+    run_outcomes,
+)
+from runhub.services.paging import PageRequest, envelope
+from runhub.services.statuses import StatusTable
+from runhub.settings import Settings
+from runhub.timeutil import utcnow
+
+log = logging.getLogger("runhub.health")
+ALL_BRANCHES = ""
+
+
+def rules_from(settings: Settings) -> HealthRules:
+    return HealthRules(
+        window=settings.health_window,
+        flip_rate=settings.health_flip_rate,
+        flip_min_outcomes=settings.health_flip_min_outcomes,
+        broken_streak=settings.health_broken_streak,
+        infra_failure_ratio=settings.health_infra_failure_ratio,
+        infra_min_outcomes=settings.health_infra_min_outcomes,
+    )
+
+
+def analyze_pending(engine: Engine, rules: HealthRules, max_runs: int | None = None) -> int:
+    """Fold queued runs into case health until the queue is empty (or `max_runs` were
+    done); returns how many runs were taken."""
+    done = 0
+    while max_runs is None or done < max_runs:
+        with write_tx(engine) as conn:
+            run_id = db.claim_queued_run(conn)
+            if run_id is None:
+                return done
+            analyze_run(conn, run_id, rules)
+            db.dequeue(conn, run_id)
+        done += 1
+    return done
+
+
+def analyze_run(conn: Connection, run_id: int, rules: HealthRules) -> None:
+    run = db.run_by_id(conn, run_id)
+    if run is None or not run["is_completed"]:
+        return
+    db.lock_source_analysis(conn, run["source_id"])
+    table = StatusTable.cached(conn)
+    outcomes, _ = run_outcomes(
+        run_id, db.run_results(conn, run_id), table.passed_ids, table.failed_ids
+    )
+    if not outcomes or is_infrastructure_failure(outcomes.values(), rules):
+        return
+    branches = [ALL_BRANCHES] + ([run["vcs_branch"]] if run["vcs_branch"] else [])
+    case_ids = sorted(outcomes)
+    now = utcnow()
+    for branch in branches:
+        stored = db.health_windows(conn, case_ids, branch)
+        windows: dict[int, list[WindowEntry]] = {}
+        for case_id in case_ids:
+            old = [WindowEntry.load(item) for item in json.loads(stored.get(case_id, "[]"))]
+            o = outcomes[case_id]
+            entry = WindowEntry(run_id, o.passed, o.retry, o.status_id)
+            windows[case_id] = merged_window(old, entry, rules.window)
+        commits = db.run_commits(conn, {e.run_id for w in windows.values() for e in w})
+        rows = []
+        for case_id, window in windows.items():
+            found = evaluate(window, commits, rules)
+            rows.append(
+                {
+                    "case_id": case_id,
+                    "branch": branch,
+                    "project_id": run["project_id"],
+                    "source_id": run["source_id"],
+                    "state": STATES[found.state],
+                    "flip_rate": found.flip_rate,
+                    "failure_rate": found.failure_rate,
+                    "results_considered": found.results_considered,
+                    "last_status_id": found.last_status_id,
+                    "window": json.dumps([e.stored() for e in window], separators=(",", ":")),
+                    "evidence": json.dumps(found.evidence, separators=(",", ":")),
+                    "updated_at": now,
+                }
+            )
+        db.upsert_health(conn, rows)
+
+
+class HealthAnalyzer:
+    """Runs analyze_pending every `interval_s` in a background thread of the process."""
+
+    def __init__(self, engine: Engine, rules: HealthRules, interval_s: float) -> None:
+        self.engine = engine
+        self.rules = rules
+        self.interval_s = interval_s
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._loop, name="health-analysis", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self.interval_s):
+            try:
+                analyze_pending(self.engine, self.rules, max_runs=50)
+            except Exception:  # retried on the next tick; the run stays queued
+                log.warning("health analysis failed", exc_info=True)
+
+
+# --- reading ---------------------------------------------------------------------------------
+
+
+def item(row: Any) -> dict[str, Any]:
+    return {
+        "case_id": row["case_id"],
+        "key": row["key"],
+        "name": row["name"],
+        "folder": row["folder"],
+        "source_id": row["source_id"],
+        "state": STATE_NAMES[row["state"]],
+        "flip_rate": row["flip_rate"],
+        "failure_rate": row["failure_rate"],
+        "results_considered": row["results_considered"],
+        "last_status_id": row["last_status_id"],
+        "evidence": json.loads(row["evidence"]),
+    }
+
+
+def list_health(
+    engine: Engine,
+    who: Principal,
+    project_id: int,
+    page: PageRequest,
+    *,
+    states: Sequence[str] | None,
+    source_ids: Sequence[int] | None,
+    branch: str | None,
+) -> dict[str, Any]:
+    with read_tx(engine) as conn:
+        visible_project(conn, who, project_id)
+        total, rows = db.list_health(
+            conn,
+            project_id,
+            branch or ALL_BRANCHES,
+            {STATES[s] for s in states} if states else None,
+            source_ids,
+            page.offset,
+            page.per_page,
+        )
+    return envelope(page, total, [item(row) for row in rows])
+
+
+def case_health(engine: Engine, who: Principal, case_id: int) -> dict[str, Any] | None:
+    """A case's health on all branches, or None before its first analysed run."""
+    with read_tx(engine) as conn:
+        case = visible_case(conn, who, case_id)
+        row = db.case_health(conn, case_id)
+    if row is None:
+        return None
+    return item({**row, "key": case["key"], "name": case["name"], "folder": case["folder"]})
+
+
+def visible_case(conn: Connection, who: Principal, case_id: int) -> Any:
+    case = db.case_by_id(conn, case_id)
+    if case is None or not can_see_project(conn, who, case["project_id"]):
+        raise NotFound("The automation case does not exist or you do not have access to it.")
+    return case
