@@ -108,7 +108,9 @@ def engine(db_url: str) -> Iterator[Engine]:
 
 @pytest.fixture
 def settings(db_url: str) -> Settings:
-    return Settings(database_url=db_url, access_log=False)
+    # Background health analysis off: tests fold runs in with analyze_pending(), so what
+    # they read never races a worker (test_intelligence turns it on where it is the test).
+    return Settings(database_url=db_url, access_log=False, analysis_interval_s=0)
 
 
 @pytest.fixture
