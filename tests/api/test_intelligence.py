@@ -326,3 +326,20 @@ def test_unknown_names_are_422(api: Api, name: str) -> None:
     valid = "flaky" if name == "state" else "fixed"
     body = assert_error_shape(api.get(path, **{name: f"{valid},nope"}), 422)
     assert list(body["errors"]) == [name] and "'nope'" in body["message"]
+
+
+def test_reanalyze_rebuilds_health_under_new_settings(
+    api: Api, engine: Engine, db_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from runhub.cli import main
+
+    for _ in range(4):
+        submit(api, {"t": "passed"})
+    submit(api, {"t": "failed"}, complete=False)
+    analyze_pending(engine, HealthRules())
+    assert health(api)["t"]["results_considered"] == 4
+    assert main(["db", "reanalyze", "--database", db_url]) == 0
+    assert capsys.readouterr().out.startswith("4 completed runs queued for analysis")
+    assert health(api) == {}  # until the runs are folded in again
+    analyze_pending(engine, HealthRules(window=2))
+    assert health(api)["t"]["results_considered"] == 2

@@ -20,6 +20,13 @@ def register(commands: argparse._SubParsersAction) -> None:
     cur = sub.add_parser("current", help="print the schema revision of the database")
     add_database_option(cur)
     cur.set_defaults(handler=run_current)
+    again = sub.add_parser(
+        "reanalyze",
+        help="recompute every test's health from the stored results (after changing the "
+        "health settings); the running servers fold the runs in",
+    )
+    add_database_option(again)
+    again.set_defaults(handler=run_reanalyze)
 
 
 def run_upgrade(args: argparse.Namespace) -> int:
@@ -45,4 +52,20 @@ def run_current(args: argparse.Namespace) -> int:
     head = head_revision(engine)
     state = "head" if current == head else f"pending upgrade to {head}"
     print(f"{current or 'empty'} ({state})")
+    return 0
+
+
+def run_reanalyze(args: argparse.Namespace) -> int:
+    from runhub.db.analytics import requeue_all
+    from runhub.db.engine import write_tx
+
+    engine = open_engine(args)
+    try:
+        with write_tx(engine) as conn:
+            queued = requeue_all(conn)
+    except OperationalError as exc:
+        database_unreachable(exc)
+    finally:
+        engine.dispose()
+    print(f"{queued} completed runs queued for analysis; health is rebuilt as servers fold them in")
     return 0

@@ -144,6 +144,15 @@ def queued_count(conn: Connection) -> int:
     return conn.execute(select(func.count()).select_from(analysis_queue)).scalar_one()
 
 
+def requeue_all(conn: Connection) -> int:
+    """Forget all case health and queue every completed run again; returns how many."""
+    conn.execute(delete(health))
+    conn.execute(delete(analysis_queue))
+    completed = select(runs.c.id, func.current_timestamp()).where(runs.c.is_completed.is_(True))
+    conn.execute(analysis_queue.insert().from_select(["run_id", "queued_at"], completed))
+    return queued_count(conn)
+
+
 def lock_source_analysis(conn: Connection, source_id: int) -> None:
     """Serialise the analyses of one source's runs (they update the same health rows)."""
     if conn.dialect.name == "postgresql":
