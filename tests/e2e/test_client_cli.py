@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from runhub.client.ci_metadata import MARKERS
+
 from .conftest import RUNHUB, ServerProcess, free_port
 
 pytestmark = pytest.mark.e2e
@@ -16,11 +18,25 @@ FIXTURES = Path(__file__).parents[3] / "shared" / "fixtures" / "junit"
 REPORT = FIXTURES / "pytest" / "pytest-xunit1-failure-skip.xml"  # 5 tests
 
 
+def client_env(**overrides: str) -> dict[str, str]:
+    """The test's environment in CI mode, without RUNHUB_*/TESTMO_* settings and without the
+    variables that tell a CI (the machine's own CI must not add metadata), plus `overrides`."""
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("RUNHUB_", "TESTMO_")) and k not in MARKERS
+    }
+    return {**env, "CI": "true", **overrides}
+
+
 def runhub(
-    server: ServerProcess | None, *args: str, token: str | None = None, cwd: Path | None = None
+    server: ServerProcess | None,
+    *args: str,
+    token: str | None = None,
+    cwd: Path | None = None,
+    env: dict[str, str] | None = None,
 ) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("RUNHUB_", "TESTMO_"))}
-    env["CI"] = "true"
+    env = client_env(**(env or {}))
     if server is not None:
         env["TESTMO_TOKEN"] = server.token if token is None else token
     return subprocess.run(
@@ -102,6 +118,79 @@ def test_errors_read_like_the_official_cli(live_server: ServerProcess) -> None:
     assert bad_source.returncode == 1 and "Invalid source name" in bad_source.stderr
 
 
+SHA = "1a2b3c4d5e6f708192a3b4c5d6e7f8091a2b3c4d"
+GITHUB_ENV = {
+    "GITHUB_ACTIONS": "true", "GITHUB_SHA": SHA, "GITHUB_REF": "refs/heads/main",
+    "GITHUB_REF_NAME": "main", "GITHUB_REF_TYPE": "branch", "GITHUB_HEAD_REF": "",
+    "GITHUB_SERVER_URL": "https://github.com", "GITHUB_REPOSITORY": "acme/app",
+    "GITHUB_RUN_ID": "4242",
+}  # fmt: skip
+BUILD_URL = "https://github.com/acme/app/actions/runs/4242"
+
+
+def test_submit_adds_the_ci_commit_branch_and_build_link(
+    live_server: ServerProcess, tmp_path: Path
+) -> None:
+    """In a (fake) GitHub Actions job the run gets Commit and Branch fields and a Build link,
+    except with --no-ci-metadata, outside a CI, or where the resources file has them."""
+    assert runhub(
+        None, "automation:resources:add-field", "--name", "git", "--type", "string",
+        "--value", "abc", cwd=tmp_path,
+    ).returncode == 0  # fmt: skip
+
+    def submit(*extra: str, env: dict[str, str] | None) -> tuple[list[str], dict]:
+        done = runhub(
+            live_server, "automation:run:submit", "--instance", live_server.base_url,
+            "--project-id", str(live_server.project_id), "--name", "CI", "--source", "unit",
+            "--results", str(REPORT), *extra, env=env, cwd=tmp_path,
+        )  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        lines = done.stdout.splitlines()
+        created = next(line for line in lines if line.startswith("Created new test automation"))
+        run_id = created.removeprefix("Created new test automation run (ID: ").rstrip(")")
+        with live_server.client() as client:
+            run = client.get(f"/automation/runs/{run_id}").json()["result"]
+        return lines, run
+
+    def stored(run: dict) -> tuple[list[tuple[int, str, str]], list[tuple[str, str]]]:
+        fields = [(f["type"], f["name"], f["value"]) for f in run["fields"]]
+        return fields, [(link["name"], link["url"]) for link in run["links"]]
+
+    lines, run = submit(env=GITHUB_ENV)
+    assert stored(run) == ([(1, "Commit", SHA), (1, "Branch", "main")], [("Build", BUILD_URL)])
+    added = "Added CI metadata from GitHub Actions: commit 1a2b3c4, branch main, build link"
+    assert added in lines and lines[-1] == "Marked the run as completed"
+
+    lines, run = submit("--no-ci-metadata", env=GITHUB_ENV)
+    assert stored(run) == ([], []) and not any(line.startswith("Added CI") for line in lines)
+    lines, run = submit(env=None)  # no CI: the official CLI's lines only
+    assert stored(run) == ([], []) and not any(line.startswith("Added CI") for line in lines)
+
+    lines, run = submit("--resources", "testmo-resources.json", env=GITHUB_ENV)
+    assert stored(run) == ([(1, "git", "abc"), (1, "Branch", "main")], [("Build", BUILD_URL)])
+    assert "Found 1 fields, 0 links and 0 artifacts" in lines
+    assert "Added CI metadata from GitHub Actions: branch main, build link" in lines
+
+
+def test_create_adds_ci_metadata_and_prints_only_the_run_id(live_server: ServerProcess) -> None:
+    done = runhub(
+        live_server, "automation:run:create", "--instance", live_server.base_url,
+        "--project-id", str(live_server.project_id), "--name", "CI", "--source", "unit",
+        env={**GITHUB_ENV, "GITHUB_HEAD_REF": "feature/x", "GITHUB_REF_NAME": "7/merge"},
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    run_id = done.stdout.strip()
+    assert run_id.isdigit()  # RUN_ID=$(runhub automation:run:create ...) still works
+    assert "Added CI metadata from GitHub Actions: commit 1a2b3c4, branch feature/x" in done.stderr
+    with live_server.client() as client:
+        run = client.get(f"/automation/runs/{run_id}").json()["result"]
+    assert [(f["name"], f["value"]) for f in run["fields"]] == [
+        ("Commit", SHA),
+        ("Branch", "feature/x"),
+    ]
+    assert [link["url"] for link in run["links"]] == [BUILD_URL]
+
+
 def _write_large_report(path: Path, n: int) -> None:
     """N tests, ~450 bytes each: every 10th fails with a padded trace."""
     trace = "at pkg.Module.call(Module.java:42) " * 100
@@ -123,8 +212,7 @@ def _peak_rss_mib(server: ServerProcess, *args: str) -> tuple[int, float]:
         "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, file=sys.stderr)\n"
         "sys.exit(code)\n"
     )
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("RUNHUB_", "TESTMO_"))}
-    env.update(CI="true", TESTMO_TOKEN=server.token)
+    env = client_env(TESTMO_TOKEN=server.token or "")
     done = subprocess.run(
         [sys.executable, "-c", wrapper, RUNHUB, *args],
         env=env, capture_output=True, text=True, timeout=300,

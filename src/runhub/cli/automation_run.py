@@ -4,8 +4,9 @@ testmo CLI's options, output lines and exit codes (reference §8.1-§8.3, §8.6)
 Differences (better, documented in the README): http:// and localhost work, requests are
 retried (429/502/503/504, connection errors; `--max-retries`), appends carry an
 Idempotency-Key, reports of any number of entity references are read and streamed in
-bounded memory (`automation_reports`), and `--dry-run`
-shows what would be sent without a network.
+bounded memory (`automation_reports`), `--dry-run`
+shows what would be sent without a network, and in a known CI submit and create add the
+commit, branch and build URL to the run (`runhub.client.ci_metadata`; `--no-ci-metadata`).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TextIO
 from urllib.parse import urlsplit
 
 from runhub.cli.automation_reports import Collected, CommandError, collect, dry_run, say, send
@@ -34,10 +35,12 @@ def register(command: Callable[..., argparse.ArgumentParser]) -> None:
     _run_options(p, create=True)
     _results_options(p)
     p.add_argument("--resources", metavar="FILE", help="fields, links and artifacts for the run")
+    _ci_metadata_option(p)
 
     p = command("automation:run:create", create, "create a new run for parallel threads")
     _run_options(p, create=True)
     p.add_argument("--resources", metavar="FILE", help="fields, links and artifacts for the run")
+    _ci_metadata_option(p)
 
     p = command("automation:run:submit-thread", submit_thread, "submit results as a new thread")
     _run_options(p, create=False)
@@ -95,6 +98,16 @@ def _run_options(p: argparse.ArgumentParser, *, create: bool) -> None:
         default=5,
         metavar="N",
         help="tries per request on 429/502/503/504 and connection errors (default 5)",
+    )
+
+
+def _ci_metadata_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--no-ci-metadata",
+        action="store_true",
+        help="do not add the CI's commit, branch and build URL to the run (default: in a "
+        "known CI they are added as Commit and Branch fields and a Build link, unless "
+        "--resources has them)",
     )
 
 
@@ -198,6 +211,31 @@ def _resources(path: str | None) -> res.Resources:
     if not os.path.exists(path):
         raise CommandError(f"Resource file does not exist: {path}")
     return res.Resources.read(path)
+
+
+_SHA = re.compile(r"^(?:[0-9a-f]{40}|[0-9a-f]{64})$")
+
+
+def _add_ci_metadata(args: argparse.Namespace, resources: res.Resources, out: TextIO) -> None:
+    """Add the CI's commit, branch and build URL to the run's resources where the user gave
+    none (by the server's naming rule), and say so in one line on `out`."""
+    from runhub.client import ci_metadata as ci
+
+    found = None if args.no_ci_metadata else ci.detect(os.environ)
+    if found is None:
+        return
+    added = []
+    if found.commit and not any(ci.is_commit_field(f["name"]) for f in resources.fields):
+        resources.fields.append({"type": "string", "name": "Commit", "value": found.commit})
+        added.append(f"commit {found.commit[:7] if _SHA.match(found.commit) else found.commit}")
+    if found.branch and not any(ci.is_branch_field(f["name"]) for f in resources.fields):
+        resources.fields.append({"type": "string", "name": "Branch", "value": found.branch})
+        added.append(f"branch {found.branch}")
+    if found.build_url and not any(ci.is_build_link(link["name"]) for link in resources.links):
+        resources.links.append({"name": ci.BUILD_LINK, "url": found.build_url})
+        added.append("build link")
+    if added:
+        print(f"Added CI metadata from {found.ci}: {', '.join(added)}", file=out, flush=True)
 
 
 @dataclass
@@ -329,6 +367,7 @@ def submit(args: argparse.Namespace) -> int:
                 f"Found {len(resources.fields)} fields, {len(resources.links)} links and "
                 f"{len(resources.artifacts)} artifacts"
             )
+        _add_ci_metadata(args, resources, sys.stdout)
         if args.dry_run:
             return dry_run(args)
         collected = collect(args)
@@ -346,7 +385,10 @@ def submit(args: argparse.Namespace) -> int:
 def create(args: argparse.Namespace) -> int:
     def run() -> int:
         _check_run_options(args)
-        _, run_id = _create_run(args, _resources(args.resources))
+        resources = _resources(args.resources)
+        # stdout is the run id alone (RUN_ID=$(runhub automation:run:create ...)).
+        _add_ci_metadata(args, resources, sys.stderr)
+        _, run_id = _create_run(args, resources)
         say(str(run_id))
         return 0
 
