@@ -37,8 +37,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from urllib.parse import quote, urlsplit
 
-COMMIT_NAMES = frozenset({"commit", "gitcommit", "git", "gitsha", "sha", "commitsha", "revision"})
-BRANCH_NAMES = frozenset({"branch", "gitbranch", "ref", "gitref"})
+# The server's rule for which run fields hold the commit and the branch.
+from runhub.services.vcs import BRANCH_NAMES, COMMIT_NAMES
+from runhub.services.vcs import normalised_name as normalised
+
 BUILD_LINK = "Build"
 MAX_URL_LENGTH = 2048  # the server's limit for a link's URL
 
@@ -51,11 +53,6 @@ class CiMetadata:
     commit: str | None = None
     branch: str | None = None
     build_url: str | None = None
-
-
-def normalised(name: str) -> str:
-    """A field name as the server compares it: lower case, without spaces, `_` and `-`."""
-    return "".join(c for c in name.lower() if c not in " _-")
 
 
 def is_commit_field(name: str) -> bool:
