@@ -15,7 +15,7 @@ import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from ..helpers import make_test
-from .conftest import ServerProcess
+from .conftest import ServerProcess, StartServer, runhub_cli
 
 pytestmark = pytest.mark.e2e
 
@@ -144,4 +144,45 @@ def test_phone_width_has_no_horizontal_scroll(
             "document.documentElement.scrollWidth - document.documentElement.clientWidth"
         )
         assert overflow <= 0, (path, overflow)
+    context.close()
+
+
+@pytest.fixture
+def sqlite_server(tmp_path: Path, start_server: StartServer) -> ServerProcess:
+    """The real server on SQLite with a project, for what the backend cannot change (the
+    API docs, page layout): the flows above run on both backends."""
+    url = f"sqlite:///{tmp_path / 'layout.db'}"
+    server = start_server(url)
+    server.project_id = int(runhub_cli("admin", "create-project", "E2E", "--database", url))
+    return server
+
+
+def test_api_docs_render_the_operations(sqlite_server: ServerProcess, browser: Browser) -> None:
+    """Swagger UI must read the OpenAPI 3.1 document: the operations are on the page, not
+    "Unable to render this definition"."""
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    outside: list[str] = []
+    page.on(
+        "request",
+        lambda r: None if r.url.startswith(sqlite_server.base_url) else outside.append(r.url),
+    )
+    page.goto(sqlite_server.base_url + "/api/docs")
+    expect(page.locator(".opblock-summary-path").first).to_be_visible()
+    shown = page.locator(".opblock-summary-path").all_inner_texts()
+    paths = [text.replace("\u200b", "").strip() for text in shown]  # zero-width spaces
+    assert "/api/v1/automation/runs/{run_id}" in paths
+    assert paths.count("/api/v1/projects/{project_id}/automation/runs") == 2  # GET and POST
+    expect(page.get_by_text("Unable to render this definition")).to_have_count(0)
+    # An operation opens with its 3.1 request body schema resolved.
+    create = page.locator(".opblock-post").first
+    create.locator(".opblock-summary-path").click()
+    expect(create.locator(".opblock-section-request-body")).to_contain_text("Request body")
+    expect(create.locator(".opblock-section-request-body")).to_contain_text('"name"')
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "api-docs.png"))
+    create.screenshot(path=str(ARTIFACTS / "api-docs-create-run.png"))
+    assert errors == [] and outside == []
     context.close()
