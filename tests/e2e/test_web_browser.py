@@ -1,8 +1,10 @@
 """The web UI in a real browser (Debian's Chromium driven by Playwright) against the real
 server: sign in, open a run submitted through the API, filter to failures, open a failing
-test, create a token in the profile and use it against the API, sign out.
+test, create a token in the profile and use it against the API, sign out. Also: the API
+docs render the OpenAPI document, long unbroken words wrap at desktop width, and the runs
+lists fit a phone.
 
-A screenshot of the run page is saved to test-artifacts/ (ignored by git)."""
+Screenshots of the pages are saved to test-artifacts/ (ignored by git)."""
 
 from __future__ import annotations
 
@@ -94,12 +96,14 @@ def test_browser_flow(
     assert page.evaluate("document.activeElement.textContent") == "Skip to content"
 
     # Projects -> runs of the project -> the run.
+    ARTIFACTS.mkdir(exist_ok=True)
+    backend = request.node.callspec.params.get("db_url", "db")
+    page.screenshot(path=str(ARTIFACTS / f"web-projects-{backend}.png"))
     page.get_by_role("link", name="E2E").first.click()
+    page.screenshot(path=str(ARTIFACTS / f"web-runs-{backend}.png"))
     page.get_by_role("link", name="Nightly 2026-11-30").click()
     expect(page).to_have_url(re.compile(rf"/runs/{run_id}$"))
     expect(page.locator('[data-status-count="2"]')).to_have_text("1")
-    ARTIFACTS.mkdir(exist_ok=True)
-    backend = request.node.callspec.params.get("db_url", "db")
     page.screenshot(path=str(ARTIFACTS / f"web-run-page-{backend}.png"), full_page=True)
 
     # Filter to failures (the select submits itself).
