@@ -1,8 +1,10 @@
 """The web UI in a real browser (Debian's Chromium driven by Playwright) against the real
 server: sign in, open a run submitted through the API, filter to failures, open a failing
-test, create a token in the profile and use it against the API, sign out.
+test, create a token in the profile and use it against the API, sign out. Also: the API
+docs render the OpenAPI document, long unbroken words wrap at desktop width, and the runs
+lists fit a phone.
 
-A screenshot of the run page is saved to test-artifacts/ (ignored by git)."""
+Screenshots of the pages are saved to test-artifacts/ (ignored by git)."""
 
 from __future__ import annotations
 
@@ -15,7 +17,7 @@ import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from ..helpers import make_test
-from .conftest import ServerProcess
+from .conftest import ServerProcess, StartServer, runhub_cli
 
 pytestmark = pytest.mark.e2e
 
@@ -94,12 +96,14 @@ def test_browser_flow(
     assert page.evaluate("document.activeElement.textContent") == "Skip to content"
 
     # Projects -> runs of the project -> the run.
+    ARTIFACTS.mkdir(exist_ok=True)
+    backend = request.node.callspec.params.get("db_url", "db")
+    page.screenshot(path=str(ARTIFACTS / f"web-projects-{backend}.png"))
     page.get_by_role("link", name="E2E").first.click()
+    page.screenshot(path=str(ARTIFACTS / f"web-runs-{backend}.png"))
     page.get_by_role("link", name="Nightly 2026-11-30").click()
     expect(page).to_have_url(re.compile(rf"/runs/{run_id}$"))
     expect(page.locator('[data-status-count="2"]')).to_have_text("1")
-    ARTIFACTS.mkdir(exist_ok=True)
-    backend = request.node.callspec.params.get("db_url", "db")
     page.screenshot(path=str(ARTIFACTS / f"web-run-page-{backend}.png"), full_page=True)
 
     # Filter to failures (the select submits itself).
@@ -145,3 +149,166 @@ def test_phone_width_has_no_horizontal_scroll(
         )
         assert overflow <= 0, (path, overflow)
     context.close()
+
+
+@pytest.fixture
+def sqlite_server(tmp_path: Path, start_server: StartServer) -> ServerProcess:
+    """The real server on SQLite with a project, for what the backend cannot change (the
+    API docs, page layout): the flows above run on both backends."""
+    url = f"sqlite:///{tmp_path / 'layout.db'}"
+    server = start_server(url)
+    server.project_id = int(runhub_cli("admin", "create-project", "E2E", "--database", url))
+    return server
+
+
+def test_api_docs_render_the_operations(sqlite_server: ServerProcess, browser: Browser) -> None:
+    """Swagger UI must read the OpenAPI 3.1 document: the operations are on the page, not
+    "Unable to render this definition"."""
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    outside: list[str] = []
+    page.on(
+        "request",
+        lambda r: None if r.url.startswith(sqlite_server.base_url) else outside.append(r.url),
+    )
+    page.goto(sqlite_server.base_url + "/api/docs")
+    expect(page.locator(".opblock-summary-path").first).to_be_visible()
+    shown = page.locator(".opblock-summary-path").all_inner_texts()
+    paths = [text.replace("\u200b", "").strip() for text in shown]  # zero-width spaces
+    assert "/api/v1/automation/runs/{run_id}" in paths
+    assert paths.count("/api/v1/projects/{project_id}/automation/runs") == 2  # GET and POST
+    expect(page.get_by_text("Unable to render this definition")).to_have_count(0)
+    # An operation opens with its 3.1 request body schema resolved.
+    create = page.locator(".opblock-post").first
+    create.locator(".opblock-summary-path").click()
+    expect(create.locator(".opblock-section-request-body")).to_contain_text("Request body")
+    expect(create.locator(".opblock-section-request-body")).to_contain_text('"name"')
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "api-docs.png"))
+    create.screenshot(path=str(ARTIFACTS / "api-docs-create-run.png"))
+    assert errors == [] and outside == []
+    context.close()
+
+
+LONG_WORD = "E" * 3000  # one unbroken word: a hash, a base64 blob, a minified line
+
+
+def _submit_long_words(server: ServerProcess) -> tuple[int, int]:
+    """A run whose failing test holds a 3,000-character word in its failure message (value
+    and `message` attribute), other fields, file and artifact; names and folder have the
+    longest word the API takes (750). Its id and the failing result's id."""
+    word = LONG_WORD[:750]
+    fields = [
+        {"type": 4, "name": "Failure", "value": f"AssertionError: {LONG_WORD} != 1",
+         "meta": {"message": f"expected {LONG_WORD}"}, "is_highlight": True},
+        {"type": 2, "name": "Text", "value": LONG_WORD},
+        {"type": 1, "name": "String", "value": LONG_WORD[:1000]},
+        {"type": 5, "name": "Url", "value": "https://ci.example.com/" + LONG_WORD},
+    ]  # fmt: skip
+    with server.client() as api:
+        response = api.post(
+            f"/projects/{server.project_id}/automation/runs",
+            json={"name": word, "source": word, "fields": fields[:1]},
+        )
+        run_id = response.json()["id"]
+        thread_id = api.post(f"/automation/runs/{run_id}/threads", json={}).json()["id"]
+        test = make_test(
+            word,
+            "failed",
+            folder=word,
+            fields=fields,
+            file=word,
+            line=7,
+            artifacts=[{"name": word, "url": "https://ci.example.com/a.txt", "note": "n"}],
+        )
+        append = api.post(f"/automation/runs/threads/{thread_id}/append", json={"tests": [test]})
+        assert append.status_code == 204
+        assert api.post(f"/automation/runs/{run_id}/complete", json={}).status_code == 204
+        (result,) = api.get(f"/automation/runs/{run_id}/tests").json()["result"]
+        source_id = api.get(f"/automation/runs/{run_id}").json()["result"]["source_id"]
+    return run_id, result["id"], source_id
+
+
+def test_long_words_wrap_at_desktop_width(sqlite_server: ServerProcess, browser: Browser) -> None:
+    run_id, result_id, source_id = _submit_long_words(sqlite_server)
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    _sign_in(page, sqlite_server)
+    ARTIFACTS.mkdir(exist_ok=True)
+    paths = {
+        "projects": "/",
+        "runs": f"/projects/{sqlite_server.project_id}",
+        "run": f"/runs/{run_id}",
+        "result": f"/results/{result_id}",
+        "source": f"/sources/{source_id}",
+    }
+    widths = {}
+    for name, path in paths.items():
+        page.goto(sqlite_server.base_url + path)
+        widths[name] = page.evaluate("document.documentElement.scrollWidth")
+        page.screenshot(path=str(ARTIFACTS / f"long-words-{name}.png"), full_page=True)
+    assert all(width <= 1280 for width in widths.values()), widths
+    context.close()
+
+
+# The number of lines each piece of a link's text is on, a piece being a word or the part
+# of one up to a hyphen (where a line may break): 1 each unless letters are split apart.
+_PIECE_LINES = """link => {
+  const text = link.firstChild, lines = [];
+  for (const m of text.data.matchAll(/[^\\s-]+-*/g)) {
+    const range = document.createRange();
+    range.setStart(text, m.index);
+    range.setEnd(text, m.index + m[0].length);
+    lines.push(new Set([...range.getClientRects()].map(r => Math.round(r.top))).size);
+  }
+  return lines;
+}"""
+
+
+_ELAPSED_BOXES = """runId => {
+  const link = document.querySelector(`table a[href='/runs/${runId}']`);
+  const table = link.closest("table"), row = link.closest("tr");
+  const th = [...table.querySelectorAll("thead th")].find(c => c.textContent.trim() === "Elapsed");
+  return (th ? [th, row.cells[th.cellIndex]] : [])
+    .filter(c => c.offsetWidth > 0)
+    .map(c => { const r = c.getBoundingClientRect(); return {left: r.left, right: r.right}; });
+}"""
+
+
+def test_runs_lists_at_phone_width(sqlite_server: ServerProcess, browser: Browser) -> None:
+    """At 390 px the run names are not broken letter by letter (they may wrap at spaces and
+    hyphens only) and the Elapsed column is inside the viewport."""
+    run_id = _submit_run(sqlite_server)
+    context = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True)
+    page = context.new_page()
+    _sign_in(page, sqlite_server)
+    source_id = _source_of(sqlite_server, run_id)
+    seen = {}
+    for name, path in (
+        ("projects", "/"),
+        ("runs", f"/projects/{sqlite_server.project_id}"),
+        ("source", f"/sources/{source_id}"),
+    ):
+        page.goto(sqlite_server.base_url + path)
+        page.screenshot(path=str(ARTIFACTS / f"phone-{name}.png"), full_page=True)
+        link = page.locator(f"table a[href='/runs/{run_id}']").first
+        seen[name] = {
+            "lines of each piece": link.evaluate(_PIECE_LINES),
+            "page width": page.evaluate("document.documentElement.scrollWidth"),
+            "elapsed header and cell": page.evaluate(_ELAPSED_BOXES, run_id),
+        }
+    for name, found in seen.items():
+        assert found["lines of each piece"] == [1, 1, 1, 1], seen  # Nightly 2026- 11- 30
+        assert found["page width"] <= 390, seen
+        if name != "projects":  # the run cards there have no Elapsed column
+            boxes = found["elapsed header and cell"]
+            assert len(boxes) == 2, seen
+            assert all(b["left"] >= 0 and b["right"] <= 390 for b in boxes), seen
+    context.close()
+
+
+def _source_of(server: ServerProcess, run_id: int) -> int:
+    with server.client() as api:
+        return api.get(f"/automation/runs/{run_id}").json()["result"]["source_id"]

@@ -127,3 +127,42 @@ def test_history_links_results_of_the_same_case_across_runs(web: Web, sample: Sa
     assert len(cells) == 4  # the same source and key only
     assert cells[0] == (str(sample.run_id), " current")  # oldest first
     assert "2.0 s" in page
+
+
+def test_numeric_character_references_are_shown_decoded_and_stored_as_sent(web: Web) -> None:
+    """The official CLI keeps `&#10;` and the like as text (attribute newlines become
+    `&#10;`): the API answers exactly that, the pages show the characters (then escaped).
+    Named references and references to characters XML cannot hold stay as they are."""
+    api = web.api
+    message = "expected 200&#10;got 500&#x9;(&#60;b&#62; &amp; &#0; &#xD800; &#1;)"
+    meta = {"message": message, "type": "Assertion&#10;Error"}
+    failure = {"type": 4, "name": "Failure&#32;text", "value": f"Error: {message}",
+               "meta": meta, "is_highlight": True}  # fmt: skip
+    test = make_test(
+        "test_greek_&#945;&#x3b2;",
+        "failed",
+        folder="pkg.&#945;",
+        fields=[failure, {"type": 1, "name": "Note", "value": "a&#10;b"}],
+        file="tests/&#945;.py",
+    )
+    run_id = api.create_run(name="Refs")
+    thread_id = api.create_thread(run_id)
+    assert api.append(thread_id, [test]).status_code == 204
+    (stored,) = api.get(f"/automation/runs/{run_id}/tests").json()["result"]
+    assert stored["name"] == "test_greek_&#945;&#x3b2;" and stored["folder"] == "pkg.&#945;"
+    assert stored["fields"][0]["value"] == f"Error: {message}"  # the API keeps what was sent
+    assert stored["fields"][0]["meta"]["message"] == message
+
+    shown = "expected 200\ngot 500\t(&lt;b&gt; &amp;amp; &amp;#0; &amp;#xD800; &amp;#1;)"
+    run_page = web["viewer"].get(f"/runs/{run_id}").text
+    assert f'<a href="/results/{stored["id"]}">test_greek_αβ</a>' in run_page
+    assert ">pkg.α</a>" in run_page and "folder=pkg.%26%23945%3B" in run_page
+    assert "tests/α.py" in run_page
+    page = web["viewer"].get(f"/results/{stored['id']}").text
+    assert "<title>test_greek_αβ · runhub</title>" in page
+    assert "<h1>test_greek_αβ " in page and "<dd>pkg.α</dd>" in page
+    assert f'<pre class="console highlight">Error: {shown}</pre>' in page
+    assert f"message: {shown}" in page and "type: Assertion\nError" in page
+    assert '<span class="field-name">Failure text</span>' in page
+    assert "<span>a\nb</span>" in page
+    assert "&#945;" not in page and "&amp;#945;" not in page

@@ -1,4 +1,7 @@
-"""/api/v1/openapi.json and interactive docs at /api/docs, served without any CDN."""
+"""/api/v1/openapi.json and interactive docs at /api/docs, served without any CDN.
+
+The docs page is Swagger UI 5 from the `swagger-ui-bundle-v2` package (module
+`swagger_ui_bundle`): the document is OpenAPI 3.1, which Swagger UI 4 cannot render."""
 
 from __future__ import annotations
 

@@ -45,11 +45,13 @@ def projects(engine: Engine, who: Principal) -> tuple[list[dict[str, Any]], list
 
 
 def project_filters(engine: Engine, who: Principal, project_id: int) -> dict[str, Any]:
-    """The project and the choices of the runs page's filters."""
+    """The project, the choices of the runs page's filters, and every status (active or
+    not: a run's failure_count counts all the failed ones)."""
     with read_tx(engine) as conn:
         project = visible_project(conn, who, project_id)
         return {
             "project": project,
+            "all_statuses": list(StatusTable.cached(conn).rows),
             "sources": views.names_in_project(conn, "sources", project_id),
             "configs": views.names_in_project(conn, "configs", project_id),
             "milestones": views.names_in_project(conn, "milestones", project_id),

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
+from typing import Any
+
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -32,6 +35,16 @@ RUN_FILTERS = (
     "created_before",
     "per_page",
 )
+
+
+def failure_label(statuses: Iterable[Mapping[str, Any]]) -> str:
+    """What a run's failure_count counts, after the number: the results whose status is
+    marked failed in the status table ("failed, blocked or error" by default)."""
+    names = [s["name"] for s in statuses if s["is_failed"]]
+    if not names or len(names) > 3:
+        return "with a failure status" + (f" ({', '.join(names)})" if names else "")
+    names = [n[:1].lower() + n[1:] if n[1:] == n[1:].lower() else n for n in names]
+    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} or {names[-1]}"
 
 
 async def projects_page(request: Request) -> Response:
@@ -65,6 +78,7 @@ async def project_runs_page(request: Request) -> Response:
             "milestone_names": {s["id"]: s["name"] for s in expands.get("milestones", [])},
             "user_names": {s["id"]: s["name"] for s in expands.get("users", [])},
             "statuses": expands.get("statuses", []),
+            "failure_label": failure_label(filters["all_statuses"]),
             "filters": current,
             "page_url": lambda page: query_string(current, page=page),
             "page_sizes": RUN_PAGE_SIZES,
