@@ -62,6 +62,9 @@ class Api:
             "/api/v1" + path, headers={**self.headers(who), **kw.pop("headers", {})}, **kw
         )
 
+    def delete(self, path: str, who: str | None = "admin") -> httpx.Response:
+        return self.client.delete("/api/v1" + path, headers=self.headers(who))
+
     # --- flows ---------------------------------------------------------------------------
     def create_run(self, who: str = "admin", project_id: int | None = None, **body: Any) -> int:
         payload = {

@@ -58,6 +58,9 @@ def world(api: Api, engine: Engine) -> World:
     thread_id = api.create_thread(run_id)
     assert api.append(thread_id, [make_test("a"), make_test("b", "failed")]).status_code == 204
     case_id = api.get(f"/projects/{api.project_id}/automation/cases").json()["result"][0]["id"]
+    entry = {"case_id": case_id, "mode": "mute", "reason": "flaky in CI"}
+    response = api.post(f"/projects/{api.project_id}/automation/quarantine", entry)
+    assert response.status_code == 201, response.text
     with write_tx(engine) as conn:
         milestone_id = admin.create_milestone(conn, api.project_id, "M1", ["shape"])
         user_id = admin.create_user(conn, "extra@example.com", "Extra", "member")
@@ -71,6 +74,7 @@ def world(api: Api, engine: Engine) -> World:
             "milestone_id": milestone_id,
             "user_id": user_id,
             "case_id": case_id,
+            "entry_id": response.json()["id"],
         }
     )
 
@@ -97,11 +101,16 @@ def _call(
     )
 
 
+# Required properties that take only some strings.
+VALID_VALUES = {"mode": "mute"}
+
+
 def _valid_body(endpoint: Endpoint) -> dict[str, Any]:
-    """The smallest body that passes validation: each required property set (all strings)."""
+    """The smallest body that passes validation: each required property set (strings)."""
     if endpoint.body is None:
         return {}
-    return {f.encode_name: "x" for f in msgspec.structs.fields(endpoint.body) if f.required}
+    fields = msgspec.structs.fields(endpoint.body)
+    return {f.encode_name: VALID_VALUES.get(f.encode_name, "x") for f in fields if f.required}
 
 
 def assert_error_shape(response: Any, status: int) -> dict[str, Any]:
@@ -189,7 +198,11 @@ def _bad_queries(endpoint: Endpoint) -> list[tuple[dict[str, str], str]]:
     for name in ("status", "status_id"):
         if name in endpoint.query:
             out.append(({name: "9"}, name))
-    for name in ("bucket", "state"):
+    if "active" in endpoint.query:
+        out.append(({"active": "maybe"}, "active"))
+    if "case_id" in endpoint.query:
+        out.append(({"case_id": "x"}, "case_id"))
+    for name in ("bucket", "state", "mode"):
         if name in endpoint.query:
             out.append(({name: "nope"}, name))
     if "base_run_id" in endpoint.query:

@@ -245,7 +245,7 @@ def test_health_states_and_evidence(api: Api, engine: Engine) -> None:
     item = found["flips"]
     assert set(item) == {
         "case_id", "key", "name", "folder", "source_id", "state", "flip_rate",
-        "failure_rate", "results_considered", "last_status_id", "evidence",
+        "failure_rate", "results_considered", "last_status_id", "evidence", "quarantined",
     }  # fmt: skip
 
 

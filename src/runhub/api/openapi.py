@@ -79,6 +79,12 @@ _QUERY: dict[str, tuple[dict[str, Any], str]] = {
         {"type": "array", "items": {"type": "string", "enum": list(BUCKETS)}},
         "Only these buckets",
     ),
+    "active": ({"type": "boolean"}, "Active entries (default true) or ended and expired ones"),
+    "case_id": (_ID_LIST, "Any of these case ids"),
+    "mode": (
+        {"type": "array", "items": {"type": "string", "enum": ["mute", "skip"]}},
+        "Only these modes",
+    ),
     "state": (
         {"type": "array", "items": {"type": "string", "enum": list(STATES)}},
         "Only cases in these states",

@@ -9,7 +9,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from runhub.api import analytics, catalog, runs, schemas
+from runhub.api import analytics, catalog, quarantine, runs, schemas
 
 Handler = Callable[[Request], Awaitable[Response]]
 
@@ -248,6 +248,33 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         "page",
         query=(*PAGE, "branch", "config_id"),
         tag="intelligence",
+    ),
+    # runhub's own: quarantine (README "Quarantine").
+    Endpoint(
+        "GET",
+        "/projects/{project_id}/automation/quarantine",
+        quarantine.list_entries,
+        "List the quarantine entries of a project (runhub)",
+        "page",
+        query=(*PAGE, "source_id", "case_id", "mode", "active"),
+        tag="quarantine",
+    ),
+    Endpoint(
+        "POST",
+        "/projects/{project_id}/automation/quarantine",
+        quarantine.create_entry,
+        "Quarantine an automation case (runhub)",
+        "created",
+        body=schemas.QuarantineCreate,
+        tag="quarantine",
+    ),
+    Endpoint(
+        "DELETE",
+        "/automation/quarantine/{entry_id}",
+        quarantine.end_entry,
+        "End a quarantine entry; it stays on the record (runhub)",
+        "empty",
+        tag="quarantine",
     ),
 )
 

@@ -6,7 +6,7 @@ values and pattern violations fail decoding and become a 422 with a dotted field
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import msgspec
 from msgspec import Meta, Struct
@@ -126,7 +126,22 @@ class ThreadComplete(Struct, omit_defaults=True):
     elapsed_computed: ElapsedUs | None = None
 
 
+class QuarantineCreate(Struct, omit_defaults=True):
+    """runhub's own: a quarantine entry (README "Quarantine")."""
+
+    mode: Literal["mute", "skip"]
+    reason: Annotated[str, Meta(min_length=1, max_length=1000)]
+    case_id: Id | None = None
+    key: Key | None = None
+    source_id: Id | None = None
+    owner: Annotated[str, Meta(max_length=200)] | None = None
+    expires_at: Annotated[str, Meta(max_length=64)] | None = None
+
+
 def json_schema_components() -> tuple[tuple[dict[str, Any], ...], dict[str, Any]]:
     """JSON Schema for every request body, for the OpenAPI document."""
-    bodies = (RunCreate, Resources, RunComplete, ThreadCreate, ThreadAppend, ThreadComplete)
+    bodies = (
+        RunCreate, Resources, RunComplete, ThreadCreate, ThreadAppend, ThreadComplete,
+        QuarantineCreate,
+    )  # fmt: skip
     return msgspec.json.schema_components(bodies, ref_template="#/components/schemas/{name}")

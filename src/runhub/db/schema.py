@@ -451,3 +451,25 @@ automation_case_health = Table(
         "flip_rate",
     ),
 )
+
+# Quarantine (README "Quarantine"): known-flaky tests that CI may ignore, on the record.
+# Entries are never deleted: ending one sets removed_at/removed_by; one past expires_at is
+# inactive. At most one active entry per case (checked under the case's row lock).
+quarantine_entries = Table(
+    "quarantine_entries",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("project_id", ForeignKey("projects.id"), nullable=False),
+    Column("source_id", BigInteger, nullable=False),
+    Column("case_id", BigInteger, nullable=False),
+    Column("mode", SmallInteger, nullable=False),  # 1 mute, 2 skip
+    Column("reason", String(1000), nullable=False),
+    Column("owner", String(200)),
+    _ts("expires_at"),
+    _ts("created_at", nullable=False),
+    Column("created_by", BigInteger, nullable=False),
+    _ts("removed_at"),
+    Column("removed_by", BigInteger),
+    Index("ix_quarantine_entries_case", "case_id", "id"),
+    Index("ix_quarantine_entries_project_source", "project_id", "source_id", "id"),
+)

@@ -12,6 +12,7 @@ from sqlalchemy import Connection, Engine, RowMapping
 from runhub.db import analytics as db
 from runhub.db.engine import read_tx
 from runhub.errors import NotFound
+from runhub.services import quarantine
 from runhub.services.access import Principal, can_see_project
 from runhub.services.health import visible_case
 from runhub.services.outcomes import BUCKETS, bucket, run_outcomes
@@ -82,6 +83,7 @@ def changes(
         shown = listed[page.offset : page.offset + page.per_page]
         new_failures = [case_id for name, case_id in shown if name == "new_failure"]
         last_passed = db.last_passed_runs(conn, new_failures, run_id, passed, failed)
+        muted = quarantine.active_modes(conn, [case_id for _, case_id in shown])
     items = []
     for name, case_id in shown:
         case, current, previous = cases[case_id], now.get(case_id), then.get(case_id)
@@ -94,6 +96,7 @@ def changes(
             "status_id": current.status_id if current else None,
             "base_status_id": previous.status_id if previous else None,
             "test_id": current.test_id if current else None,
+            "quarantined": case_id in muted,
         }
         if name == "new_failure":
             item["last_passed_run_id"] = last_passed.get(case_id)

@@ -20,6 +20,7 @@ from sqlalchemy import Connection, Engine
 from runhub.db import analytics as db
 from runhub.db.engine import read_tx, write_tx
 from runhub.errors import NotFound
+from runhub.services import quarantine
 from runhub.services.access import Principal, can_see_project, visible_project
 from runhub.services.outcomes import (
     STATE_NAMES,
@@ -141,7 +142,7 @@ class HealthAnalyzer:
 # --- reading ---------------------------------------------------------------------------------
 
 
-def item(row: Any) -> dict[str, Any]:
+def item(row: Any, quarantined: bool = False) -> dict[str, Any]:
     return {
         "case_id": row["case_id"],
         "key": row["key"],
@@ -154,6 +155,7 @@ def item(row: Any) -> dict[str, Any]:
         "results_considered": row["results_considered"],
         "last_status_id": row["last_status_id"],
         "evidence": json.loads(row["evidence"]),
+        "quarantined": quarantined,
     }
 
 
@@ -178,7 +180,8 @@ def list_health(
             page.offset,
             page.per_page,
         )
-    return envelope(page, total, [item(row) for row in rows])
+        muted = quarantine.active_modes(conn, [row["case_id"] for row in rows])
+    return envelope(page, total, [item(row, row["case_id"] in muted) for row in rows])
 
 
 def case_health(engine: Engine, who: Principal, case_id: int) -> dict[str, Any] | None:
@@ -186,9 +189,11 @@ def case_health(engine: Engine, who: Principal, case_id: int) -> dict[str, Any] 
     with read_tx(engine) as conn:
         case = visible_case(conn, who, case_id)
         row = db.case_health(conn, case_id)
+        muted = case_id in quarantine.active_modes(conn, [case_id])
     if row is None:
         return None
-    return item({**row, "key": case["key"], "name": case["name"], "folder": case["folder"]})
+    names = {"key": case["key"], "name": case["name"], "folder": case["folder"]}
+    return item({**row, **names}, muted)
 
 
 def visible_case(conn: Connection, who: Principal, case_id: int) -> Any:

@@ -1,0 +1,108 @@
+"""SQL of quarantine entries (the rules are in runhub.services.quarantine)."""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, RowMapping, and_, func, insert, or_, select, update
+from sqlalchemy.sql.elements import ColumnElement
+
+from runhub.db.schema import automation_cases, quarantine_entries
+
+entries = quarantine_entries
+cases = automation_cases
+
+
+def is_active(now: datetime) -> ColumnElement[bool]:
+    return and_(
+        entries.c.removed_at.is_(None),
+        or_(entries.c.expires_at.is_(None), entries.c.expires_at > now),
+    )
+
+
+def lock_case(conn: Connection, case_id: int) -> RowMapping | None:
+    """The case, its row locked on PostgreSQL (SQLite's writer lock already serialises),
+    so that two requests cannot both add the one active entry."""
+    query = select(cases).where(cases.c.id == case_id)
+    if conn.dialect.name == "postgresql":
+        query = query.with_for_update()
+    return conn.execute(query).mappings().first()
+
+
+def case_by_key(conn: Connection, source_id: int, key: str) -> int | None:
+    query = select(cases.c.id).where(cases.c.source_id == source_id, cases.c.key == key)
+    return conn.execute(query).scalar()
+
+
+def active_for_case(conn: Connection, case_id: int, now: datetime) -> int | None:
+    query = select(entries.c.id).where(entries.c.case_id == case_id, is_active(now))
+    return conn.execute(query.order_by(entries.c.id).limit(1)).scalar()
+
+
+def insert_entry(conn: Connection, **values: Any) -> int:
+    return conn.execute(insert(entries).values(**values).returning(entries.c.id)).scalar_one()
+
+
+def entry_by_id(conn: Connection, entry_id: int) -> RowMapping | None:
+    return conn.execute(select(entries).where(entries.c.id == entry_id)).mappings().first()
+
+
+def end_entry(conn: Connection, entry_id: int, now: datetime, user_id: int) -> None:
+    conn.execute(
+        update(entries)
+        .where(entries.c.id == entry_id, entries.c.removed_at.is_(None))
+        .values(removed_at=now, removed_by=user_id)
+    )
+
+
+def list_entries(
+    conn: Connection,
+    project_id: int,
+    now: datetime,
+    *,
+    active: bool,
+    source_ids: Sequence[int] | None,
+    case_ids: Sequence[int] | None,
+    modes: Collection[int] | None,
+    offset: int,
+    limit: int,
+) -> tuple[int, list[RowMapping]]:
+    conditions = [entries.c.project_id == project_id]
+    conditions.append(is_active(now) if active else ~is_active(now))
+    if source_ids:
+        conditions.append(entries.c.source_id.in_(list(source_ids)))
+    if case_ids:
+        conditions.append(entries.c.case_id.in_(list(case_ids)))
+    if modes:
+        conditions.append(entries.c.mode.in_(sorted(modes)))
+    where = and_(*conditions)
+    total = conn.execute(select(func.count()).select_from(entries).where(where)).scalar_one()
+    query = (
+        select(entries, cases.c.key, cases.c.name, cases.c.folder)
+        .join(cases, cases.c.id == entries.c.case_id)
+        .where(where)
+        .order_by(entries.c.id.desc())
+        .offset(offset)
+        .limit(limit)
+    )
+    return total, list(conn.execute(query).mappings())
+
+
+def case_entries(conn: Connection, case_id: int) -> list[RowMapping]:
+    """Every entry of a case, newest first (its audit record)."""
+    query = select(entries).where(entries.c.case_id == case_id).order_by(entries.c.id.desc())
+    return list(conn.execute(query).mappings())
+
+
+def active_modes(conn: Connection, case_ids: Collection[int], now: datetime) -> dict[int, int]:
+    """case id -> mode of its active entry, for the given cases."""
+    found: dict[int, int] = {}
+    ids = sorted(case_ids)
+    for start in range(0, len(ids), 900):
+        query = select(entries.c.case_id, entries.c.mode).where(
+            entries.c.case_id.in_(ids[start : start + 900]), is_active(now)
+        )
+        found.update({case_id: mode for case_id, mode in conn.execute(query)})
+    return found
