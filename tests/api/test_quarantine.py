@@ -43,7 +43,8 @@ def test_create_list_and_end(api: Api) -> None:
     entry_id = response.json()["id"]
     (entry,) = entries(api)
     assert entry["id"] == entry_id and entry["name"] == "login" and entry["mode"] == "mute"
-    assert (entry["reason"], entry["owner"], entry["is_active"]) == ("flaky on CI", "team-web", True)
+    assert (entry["reason"], entry["owner"]) == ("flaky on CI", "team-web")
+    assert entry["is_active"] is True
     assert entry["expires_at"].startswith(in_a_week[:16]) and entry["removed_at"] is None
     assert set(entry) == {
         "id", "case_id", "key", "name", "folder", "source_id", "mode", "reason", "owner",
