@@ -11,7 +11,7 @@ import sys
 from collections.abc import Callable
 from typing import NoReturn
 
-from runhub.cli import automation_run
+from runhub.cli import automation_quarantine, automation_run
 from runhub.client import resources
 
 
@@ -67,6 +67,7 @@ def _register(commands: argparse._SubParsersAction) -> None:
         return parser
 
     automation_run.register(command)
+    automation_quarantine.register(command)
 
     p = command(
         "automation:resources:add-field",

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from typing import Any, TextIO
 from urllib.parse import urlsplit
 
+from runhub.cli import automation_quarantine
 from runhub.cli.automation_reports import Collected, CommandError, collect, dry_run, say, send
 from runhub.client import resources as res
 
@@ -133,6 +134,7 @@ def _results_options(p: argparse.ArgumentParser) -> None:
         action="store_true",
         help="print what would be sent (counts per status and folder), no network",
     )
+    automation_quarantine.add_option(p)
     p.add_argument("executable", nargs=argparse.REMAINDER, help="-- command to run and capture")
 
 
@@ -297,6 +299,20 @@ def _run_body(args: argparse.Namespace, resources: res.Resources) -> dict[str, A
     return body
 
 
+def _exit_code(
+    args: argparse.Namespace,
+    client: Any,
+    run_id: int,
+    thread_id: int | None,
+    executed: Executed | None,
+) -> int:
+    """The command's exit code (0 without one), or what --quarantine makes of it."""
+    command_code = executed.exit_code if executed else None
+    if not args.quarantine:
+        return command_code or 0
+    return automation_quarantine.gate(client, run_id, thread_id, command_code, say)
+
+
 # --- commands -----------------------------------------------------------------------------
 
 
@@ -377,7 +393,7 @@ def submit(args: argparse.Namespace) -> int:
         client.complete_run(run_id, measure_elapsed=False)
         say("Successfully sent tests and completed run")
         say("Marked the run as completed")
-        return executed.exit_code if executed else 0
+        return _exit_code(args, client, run_id, None, executed)
 
     return _guard(run)
 
@@ -423,7 +439,7 @@ def submit_thread(args: argparse.Namespace) -> int:
         client.complete_thread(thread_id)
         say("Successfully sent tests and completed thread")
         say("Marked the thread as completed")
-        return executed.exit_code if executed else 0
+        return _exit_code(args, client, run_id, thread_id, executed)
 
     return _guard(run)
 

@@ -409,3 +409,31 @@ class Client:
 
     def list_cases(self, project_id: int, **params: Any) -> JSON:
         return self._get(f"/projects/{project_id}/automation/cases", params)
+
+    # --- runhub's own endpoints (README "Test intelligence", "Quarantine") ----------------
+
+    def iter_sources(self, project_id: int, **params: Any) -> Iterator[JSON]:
+        return self._pages(f"/projects/{project_id}/automation/sources", params)
+
+    def iter_quarantine(self, project_id: int, **params: Any) -> Iterator[JSON]:
+        """Every quarantine entry matching `params` (`source_id`, `mode`, `active`)."""
+        return self._pages(f"/projects/{project_id}/automation/quarantine", params)
+
+    def quarantine(self, project_id: int, **body: Any) -> int:
+        """Quarantine a case (`case_id` or `key` + `source_id`, `mode`, `reason`, ...)."""
+        created: int = self._post(
+            f"/projects/{project_id}/automation/quarantine", body, replayable=False
+        )["id"]
+        return created
+
+    def end_quarantine(self, entry_id: int) -> None:
+        self.request("DELETE", f"/automation/quarantine/{entry_id}")
+
+    def run_changes(self, run_id: int, **params: Any) -> JSON:
+        return self._get(f"/automation/runs/{run_id}/changes", params)
+
+    def list_case_health(self, project_id: int, **params: Any) -> JSON:
+        return self._get(f"/projects/{project_id}/automation/cases/health", params)
+
+    def case_history(self, case_id: int, **params: Any) -> JSON:
+        return self._get(f"/automation/cases/{case_id}/history", params)
