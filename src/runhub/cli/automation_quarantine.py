@@ -98,14 +98,9 @@ def register(command: Callable[..., argparse.ArgumentParser]) -> None:
         help="text: one tab-separated line per entry (mode, folder, name, owner, expires, "
         "reason); json: the entries as a JSON array (default text)",
     )
-    p.add_argument("--proxy", metavar="URL", help="an HTTP(S) proxy for all requests")
-    p.add_argument(
-        "--max-retries",
-        type=int,
-        default=5,
-        metavar="N",
-        help="tries per request on 429/502/503/504 and connection errors (default 5)",
-    )
+    from runhub.cli.automation_run import connection_options
+
+    connection_options(p)
 
 
 def list_entries(args: argparse.Namespace) -> int:

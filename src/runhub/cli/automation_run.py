@@ -92,6 +92,11 @@ def _run_options(p: argparse.ArgumentParser, *, create: bool) -> None:
             metavar="ID",
             help="the run (as printed by automation:run:create)",
         )
+    connection_options(p)
+
+
+def connection_options(p: argparse.ArgumentParser) -> None:
+    """--proxy and --max-retries, for every command that talks to the server."""
     p.add_argument("--proxy", metavar="URL", help="an HTTP(S) proxy for all requests")
     p.add_argument(
         "--max-retries",
