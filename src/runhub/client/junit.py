@@ -127,10 +127,7 @@ _CDATA_TAG = "runhub-cdata-section"  # the filter wraps each CDATA section in th
 # What the byte filter looks at, per state: text, inside a start tag, inside "/' values.
 _TOKEN = re.compile(rb"<!\[CDATA\[|<!--|<[A-Za-z_:\x80-\xff]|&#(x[0-9a-fA-F]+|[0-9]+);")
 _IN_TAG = re.compile(rb"[\"'>]")
-_IN_VALUE = {
-    q: re.compile(re.escape(q) + rb"|&#(x[0-9a-fA-F]+|[0-9]+);|\r\n?|[\n\t]") for q in (b'"', b"'")
-}
-_WS_REFS = {b"\r": b"&#10;", b"\r\n": b"&#10;", b"\n": b"&#10;", b"\t": b"&#9;"}
+_NUMERIC_REF = re.compile(rb"&#(x[0-9a-fA-F]+|[0-9]+);")
 _KEPT_REFS = frozenset({b"38", b"x26", b"39", b"x27", b"62", b"x3E", b"60", b"x3C", b"34", b"x22"})
 _TAIL = 32  # longest partial token carried between chunks
 # A region of text and tags needs no rewriting when it holds no character reference, no
@@ -881,39 +878,28 @@ class _KeepNumericRefs:
                     out.append(b"</" + _CDATA_TAG.encode() + b">")
                 pos, self._until = end, None
                 continue
-            quote = self._quote
-            if quote is not None:
-                pattern = _IN_VALUE[quote]
-            elif self._in_tag:
-                pattern = _IN_TAG
-            else:
-                pattern = _TOKEN
-            match = pattern.search(data, pos)
+            if self._quote is not None:  # in an attribute value: held back until it ends
+                end = closing = data.find(self._quote, pos)
+                if closing < 0:
+                    end = len(data) if final else _value_end(data, pos, limit)
+                if end > pos:
+                    self._hold(out, _rewrite_value(data[pos:end]), self._quote)
+                pos = end
+                if closing < 0:
+                    break
+                out += self._value
+                out.append(self._quote)
+                self._quote, self._value, self._value_size = None, [], 0
+                self._value_cut = False
+                pos += 1
+                continue
+            match = (_IN_TAG if self._in_tag else _TOKEN).search(data, pos)
             if match is None or match.start() >= limit:
                 keep = max(pos, limit)
-                if quote is None:
-                    out.append(data[pos:keep])
-                elif keep > pos:
-                    self._hold(out, data[pos:keep], quote)
+                out.append(data[pos:keep])
                 pos = keep
                 break
             token = match.group(0)
-            if quote is not None:  # in an attribute value: held back until it ends
-                if match.start() > pos:
-                    self._hold(out, data[pos : match.start()], quote)
-                pos = match.end()
-                if token == quote:
-                    out += self._value
-                    out.append(token)
-                    self._quote, self._value, self._value_size = None, [], 0
-                    self._value_cut = False
-                    continue
-                if token in _WS_REFS:
-                    token = _WS_REFS[token]
-                elif match.group(1) not in _KEPT_REFS:
-                    token = b"&amp;" + token[1:]
-                self._hold(out, token, quote)
-                continue
             out.append(data[pos : match.start()])
             if token.startswith(b"&#"):
                 if match.group(1) not in _KEPT_REFS:
@@ -954,6 +940,33 @@ class _KeepNumericRefs:
         cut = _char_boundary(value, len(value) - _VALUE_KEEP)
         _check_value(value[:cut], quote, self._encoding)
         self._value, self._value_size = [value[cut:]], len(value) - cut
+
+
+def _value_end(data: bytes, pos: int, limit: int) -> int:
+    """Where to stop in an attribute value that goes on past `data`: at `limit`, or before a
+    CR or numeric reference that may go on past it."""
+    end = max(pos, limit)
+    amp = data.rfind(b"&", max(pos, end - _TAIL), end)
+    if amp >= 0 and data.find(b";", amp, end) < 0:
+        end = amp
+    if end > pos and data[end - 1] == 0x0D:  # CR, maybe of a CRLF
+        end -= 1
+    return end
+
+
+def _keep_ref(match: re.Match[bytes]) -> bytes:
+    ref = match.group(0)
+    return ref if match.group(1) in _KEPT_REFS else b"&amp;" + ref[1:]
+
+
+def _rewrite_value(part: bytes) -> bytes:
+    """Part of an attribute value as the filter passes it on: numeric references escaped
+    (but for ' " < > &), CRLF, CR, LF and tab as references."""
+    if b"&#" in part:
+        part = _NUMERIC_REF.sub(_keep_ref, part)
+    if b"\r" in part:
+        part = part.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+    return part.replace(b"\n", b"&#10;").replace(b"\t", b"&#9;")
 
 
 def _char_boundary(value: bytes, cut: int) -> int:
