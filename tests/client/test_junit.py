@@ -643,8 +643,10 @@ _EVENTS = st.lists(
 )
 
 
-def _collect(events: list[tuple[str, str]], sink: Any) -> Any:
-    runs = junit._Runs(sink)
+def _collect(events: list[tuple[str, str]], tag: str) -> junit._Node:
+    """An element of a testcase whose text the parser reads, fed `events` and closed."""
+    node = junit._Node(tag, {})
+    node.runs = runs = junit._Runs(tag == "system-out")
     for kind, text in events:
         if kind == "data":
             runs.data(text)
@@ -654,32 +656,36 @@ def _collect(events: list[tuple[str, str]], sink: Any) -> Any:
             runs.boundary()
         else:
             runs.boundary()
-    return sink
+    node.close()
+    return node
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(_EVENTS)
 def test_bounded_text_sends_what_the_whole_text_would(events: list[tuple[str, str]]) -> None:
-    """Text collected piece by piece and clipped gives every field the same value, after
-    §8.7's truncation, as the whole text joined and then truncated."""
+    """Text collected piece by piece, and clipped once long, gives every field the same
+    value, after §8.7's truncation, as the whole text joined and then truncated."""
     whole = _whole_text(events)
-    value = _collect(events, junit._Text())
-    assert _sent(value.value()) == _sent(whole)
-    assert _sent(value.trimmed()) == _sent(whole.strip(_WS))
+    value = junit._text(_collect(events, "failure"))
+    assert (value is None) == (whole == "")
+    assert _sent(value or "") == _sent(whole)
+    assert _sent((value or "").strip(_WS)) == _sent(whole.strip(_WS))
 
-    output = _collect(events, junit._Output())
-    output.finish()
+    case = junit._Node("testcase", {})
+    case.append(_collect(events, "system-out"))
+    extras = junit._Extras()
+    junit._output_fields(case, extras)
     attachments, properties, text = _whole_scan(whole) if whole else ([], [], "")
-    assert output.any == bool(whole)
-    assert [url for _, url in output.attachments] == attachments[:24]
+    assert [_sent(url) for _, url in extras.attachments] == [_sent(a) for a in attachments[:24]]
     kept = [
         [p for p in properties if _kind(p[0]) == kind][:cap]
         for kind, cap in enumerate((24, 99, 24))
     ]
-    got = [[p for p in output.properties if _kind(p[0]) == kind] for kind in range(3)]
+    got = [[p for p in extras.properties if _kind(p[0]) == kind] for kind in range(3)]
     sent = [[(n[:750], _sent(v), multi) for n, v, multi in group] for group in got]
     assert sent == [[(n[:750], _sent(v), multi) for n, v, multi in group] for group in kept]
-    assert _cut_text(output.output.trimmed()) == _cut_text(text)
+    field = {"type": 4, "name": "Output", "value": _cut_text(text), "is_highlight": False}
+    assert extras.output_fields == ([field] if text else [])
 
 
 def _log(n: int, start: int = 0) -> tuple[str, str]:

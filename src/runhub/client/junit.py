@@ -359,36 +359,54 @@ class _Clip:
 
 
 class _Text:
-    """Text received piece by piece, as a `_Clip` of each of its leading whitespace, its
-    middle (first to last non-whitespace character) and its trailing whitespace: `value()`
-    and `trimmed()` give each reader the same characters as the whole text and its trimmed
-    form would, however long the whitespace at either end."""
+    """Text received piece by piece. Whole while short; past 3 × _KEEP characters as a
+    `_Clip` of each of its leading whitespace, its middle (first to last non-whitespace
+    character) and its trailing whitespace, so that `value()` and `trimmed()` give each
+    reader the same characters as the whole text and its trimmed form would, however long
+    the whitespace at either end."""
 
-    __slots__ = ("lead", "body", "trail")
+    __slots__ = ("parts", "size", "ends")
 
     def __init__(self) -> None:
-        self.lead, self.body, self.trail = _Clip(), _Clip(), _Clip()
+        self.parts: list[str] = []  # while short
+        self.size = 0
+        self.ends: tuple[_Clip, _Clip, _Clip] | None = None  # lead, body, trail once long
 
     def add(self, text: str) -> None:
-        if not self.body:
+        if self.ends is None:
+            self.parts.append(text)
+            self.size += len(text)
+            if self.size <= 3 * _KEEP:
+                return
+            text = "".join(self.parts)
+            self.parts, self.ends = [], (_Clip(), _Clip(), _Clip())
+        lead, body, trail = self.ends
+        if not body:
             content = text.lstrip(_JS_WS)
             if len(content) < len(text):
-                self.lead.add(text[: len(text) - len(content)])
+                lead.add(text[: len(text) - len(content)])
             text = content
         content = text.rstrip(_JS_WS)
         if content:
-            if self.trail:
-                self.body.add(self.trail.value())
-                self.trail = _Clip()
-            self.body.add(content)
+            if trail:
+                body.add(trail.value())
+                self.ends = (lead, body, _Clip())
+            body.add(content)
         if len(content) < len(text):
-            self.trail.add(text[len(content) :])
+            self.ends[2].add(text[len(content) :])
+
+    def __bool__(self) -> bool:
+        return self.size > 0 or self.ends is not None
 
     def value(self) -> str:
-        return self.lead.value() + self.body.value() + self.trail.value()
+        if self.ends is None:
+            return "".join(self.parts)
+        return "".join(clip.value() for clip in self.ends)
 
     def trimmed(self) -> str:
-        return self.body.value()
+        if self.ends is None:
+            return "".join(self.parts).strip(_JS_WS)
+        return self.ends[1].value()
 
 
 class _Blank:
@@ -430,14 +448,18 @@ class _Blank:
 
 
 class _Runs:
-    """An element's own text as `_text` reads it, passed on to `sink` as it comes: each run
-    of text between tags trimmed (whitespace is held back until more text follows in the
-    same run), CDATA sections verbatim."""
+    """An element's own text as `_text` reads it, as it comes: each run of text between tags
+    trimmed (whitespace is held back until more text follows in the same run), CDATA
+    sections verbatim. Kept whole while short; past 3 × _KEEP characters passed on as it
+    comes to a `_Text`, or for output to an `_Output`, which keep what can be sent."""
 
-    __slots__ = ("sink", "started", "held", "held_size", "blank")
+    __slots__ = ("output", "parts", "size", "sink", "started", "held", "held_size", "blank")
 
-    def __init__(self, sink: _Text | _Output) -> None:
-        self.sink = sink
+    def __init__(self, output: bool) -> None:
+        self.output = output  # a `<system-out>`/`<system-err>`'s text
+        self.parts: list[str] = []  # the text, while short
+        self.size = 0
+        self.sink: _Text | _Output | None = None  # where it goes once long
         self.started = False  # the run has had non-whitespace
         self.held: list[str] = []  # whitespace since its last non-whitespace character
         self.held_size = 0
@@ -453,7 +475,13 @@ class _Runs:
         if content:
             if self.held_size or self.blank is not None:
                 self._release()
-            self.sink.add(content)
+            if self.sink is None:
+                self.parts.append(content)
+                self.size += len(content)
+                if self.size > 3 * _KEEP:
+                    self._grow()
+            else:
+                self.sink.add(content)
             if len(content) == len(text):
                 return
             text = text[len(content) :]
@@ -466,10 +494,24 @@ class _Runs:
             self.blank = _Blank("".join(self.held))
             self.held, self.held_size = [], 0
 
+    def _add(self, text: str) -> None:
+        if self.sink is None:
+            self.parts.append(text)
+            self.size += len(text)
+            if self.size > 3 * _KEEP:
+                self._grow()
+        else:
+            self.sink.add(text)
+
+    def _grow(self) -> None:
+        self.sink = _Output() if self.output else _Text()
+        self.sink.add("".join(self.parts))
+        self.parts = []
+
     def _release(self) -> None:
         pieces = self.blank.pieces() if self.blank is not None else self.held
         for piece in pieces:
-            self.sink.add(piece)
+            self._add(piece)
         self.held, self.held_size, self.blank = [], 0, None
 
     def boundary(self) -> None:
@@ -478,7 +520,7 @@ class _Runs:
         self.held, self.held_size, self.blank = [], 0, None
 
     def verbatim(self, text: str) -> None:
-        self.sink.add(text)
+        self._add(text)
 
 
 class _Output:
@@ -489,7 +531,7 @@ class _Output:
     3 × _KEEP characters is matched against the marker patterns as its first and last
     _KEEP (leading and trailing whitespace apart)."""
 
-    __slots__ = ("attachments", "properties", "kinds", "output", "line", "partial", "block", "any")
+    __slots__ = ("attachments", "properties", "kinds", "output", "line", "block", "any")
 
     def __init__(self) -> None:
         self.attachments: list[tuple[str, str]] = []
@@ -497,7 +539,6 @@ class _Output:
         self.kinds = [0, 0, 0]  # properties kept: attachments, steps, fields
         self.output = _Text()
         self.line = _Text()  # the line being received
-        self.partial = False  # `line` has text
         self.block: tuple[str, _Text] | None = None  # an open [[PROPERTY|name]]: name, value
         self.any = False  # any text came (else the CLI reads no output at all)
 
@@ -505,27 +546,27 @@ class _Output:
         if not text:
             return
         self.any = True
+        line = self.line
         start = 0
-        if self.partial:
+        if line:  # a line has begun
             newline = text.find("\n")
             if newline < 0:
-                self.line.add(text)
+                line.add(text)
                 return
-            self.line.add(text[:newline])
-            self._line(self.line.value())
-            self.line, self.partial, start = _Text(), False, newline + 1
+            line.add(text[:newline])
+            self._line(line.value())
+            self.line = line = _Text()
+            start = newline + 1
         end = max(start, text.rfind("\n") + 1)
         if end > start:
             self._lines(text, start, end)
         if end < len(text):
-            self.line.add(text[end:])
-            self.partial = True
+            line.add(text[end:])
 
     def finish(self) -> None:
         """The text ended: its last line (maybe empty) counts, an open block closes."""
         if self.any:
             self._line(self.line.value())
-            self.line, self.partial = _Text(), False
             if self.block is not None:
                 self._close(self.block)
 
@@ -567,7 +608,11 @@ class _Output:
         return -1
 
     def _line(self, line: str) -> None:
-        if self.block is not None:
+        if "[[" not in line:  # no marker: the usual case
+            target = self.output if self.block is None else self.block[1]
+            target.add(line)
+            target.add("\n")
+        elif self.block is not None:
             if _PROPERTY_END in line:
                 self._close(self.block)
             else:
@@ -658,8 +703,17 @@ class _Extras:
 def _output_fields(element: ET.Element, extras: _Extras) -> None:
     for tag, label in (("system-out", "Output"), ("system-err", "Errors")):
         output = element.find(tag)  # the CLI reads the first one only
-        if isinstance(output, _Node) and output.output is not None and output.output.any:
+        if not isinstance(output, _Node):
+            continue
+        if output.output is not None:  # long: scanned as it came
             extras.add_output(output.output, label)
+        elif output.text and "[[" in output.text:  # short, with a marker line maybe
+            scanned = _Output()
+            scanned.add(output.text)
+            scanned.finish()
+            extras.add_output(scanned, label)
+        elif output.text and (value := _trim(output.text)):  # short, output only
+            extras.output_fields.append(_field(FIELD_CONSOLE, label, value))
 
 
 def _properties(element: ET.Element, extras: _Extras) -> None:
@@ -682,37 +736,33 @@ _STATUS_TAGS = frozenset(tag for tag, _ in STATUS_ELEMENTS)
 
 class _Node(ET.Element):
     """An element of a testcase's tree. The text of it that is read (`_text`) is collected
-    while it is open, into `runs`, and set as its `text` when it closes; a `<system-out>`
-    or `<system-err>` is scanned into `output` instead. `handler` takes its character data
-    (None: nobody reads it)."""
+    while it is open, by `runs`, and set as its `text` when it closes; a long one of a
+    `<system-out>`/`<system-err>` is scanned into `output` instead. `handler` takes its
+    character data (None: nobody reads it)."""
 
-    __slots__ = ("role", "runs", "output", "handler", "firsts")
-    role: int
-    runs: _Runs | None
-    output: _Output | None
-    handler: Callable[[str], None] | None
-    firsts: set[str]  # names of the children read only once (the first one counts)
-
-    @classmethod
-    def make(cls, tag: str, attrs: dict[str, str], role: int) -> _Node:
-        node = cls(tag, attrs)
-        node.role, node.runs, node.output, node.handler = role, None, None, None
-        if role == _OUTPUT:
-            node.output = _Output()
-            node.runs = _Runs(node.output)
-        elif role in (_VALUE, _RERUN):
-            node.runs = _Runs(_Text())
-        if node.runs is not None:
-            node.handler = node.runs.data
-        if role in (_CASE, _RERUN):
-            node.firsts = set()
-        return node
+    role = _PLAIN
+    runs: _Runs | None = None
+    output: _Output | None = None
+    handler: Callable[[str], None] | None = None
+    firsts = 0  # bits of the children read only once (`_CASE_FIRSTS`…) that came already
 
     def close(self) -> None:
-        if self.output is not None:
-            self.output.finish()
-        elif self.runs is not None and isinstance(self.runs.sink, _Text):
-            self.text = self.runs.sink.value()
+        runs = self.runs
+        if runs is None:
+            return
+        sink = runs.sink
+        if sink is None:
+            self.text = "".join(runs.parts)
+        elif isinstance(sink, _Output):
+            sink.finish()
+            self.output = sink
+        else:
+            self.text = sink.value()
+
+
+# children of a testcase, and of a rerun element, whose first one only counts, as bits
+_CASE_FIRSTS = {"system-out": 1, "system-err": 2, "properties": 4}
+_RERUN_FIRSTS = {"system-out": 1, "system-err": 2, "stackTrace": 4}
 
 
 def _testcase(
@@ -1080,7 +1130,9 @@ class _Walker:
         if self.case_depth:  # inside a testcase
             if self.build:
                 if not self.open:  # its first child: only now is a tree worth building
-                    self.open.append(_Node.make(self.case_tag, self.case_attrs, _CASE))
+                    case = _Node(self.case_tag, self.case_attrs)
+                    case.role = _CASE
+                    self.open.append(case)
                 node = self._child(self.open[-1], name, attrs)
                 self.open.append(node)
                 self.parser.CharacterDataHandler = node.handler  # None: its text is not read
@@ -1145,7 +1197,7 @@ class _Walker:
         elif parent.handler is not None:  # a CDATA section's element: only the text
             parent.handler = None  # before its first child is read, as `_text` did
         if name == _CDATA_TAG:  # its text goes verbatim into the parent's
-            node = _Node.make(name, attrs, _PLAIN)
+            node = _Node(name, attrs)
             node.handler = parent.runs.verbatim if parent.runs is not None else None
             return node  # no part of the tree
         role = parent.role
@@ -1153,19 +1205,25 @@ class _Walker:
         if role == _CASE:
             if name in _STATUS_TAGS:
                 kind = _VALUE
-            elif name in ("system-out", "system-err", "properties"):
-                if name not in parent.firsts:  # the CLI reads the first one only
-                    parent.firsts.add(name)
+            elif first := _CASE_FIRSTS.get(name, 0):  # the CLI reads the first one only
+                if not parent.firsts & first:
+                    parent.firsts |= first
                     kind = _PROPERTIES if name == "properties" else _OUTPUT
             elif self.reruns and _local(name) in RERUN_ELEMENTS:
                 kind = _RERUN
         elif role == _RERUN:
-            if name in ("system-out", "system-err", "stackTrace") and name not in parent.firsts:
-                parent.firsts.add(name)
+            first = _RERUN_FIRSTS.get(name, 0)
+            if first and not parent.firsts & first:
+                parent.firsts |= first
                 kind = _VALUE if name == "stackTrace" else _OUTPUT
         elif role == _PROPERTIES and name == "property":
             kind = _VALUE
-        node = _Node.make(name, attrs, kind)
+        node = _Node(name, attrs)
+        if kind != _PLAIN:
+            node.role = kind
+            if kind != _PROPERTIES:
+                node.runs = runs = _Runs(kind == _OUTPUT)
+                node.handler = runs.data
         parent.append(node)
         return node
 
