@@ -208,7 +208,7 @@ def _attr(attrs: Mapping[str, str], name: str) -> str | None:
 def _text(element: ET.Element) -> str | None:
     """An element's own text as fast-xml-parser builds it: each run of text between tags
     trimmed, CDATA sections kept verbatim, all concatenated; None when that is empty. The
-    walker collects it (bounded, `_Text`) into `text` for the elements whose text is read."""
+    walker collects it into `text` (`_Runs`, bounded) for the elements whose text is read."""
     return element.text or None
 
 
@@ -331,8 +331,8 @@ _LINE_WS = _JS_WS.replace("\n", "")
 class _Clip:
     """A string received piece by piece: kept whole up to 3 × _KEEP characters, beyond that
     as its first and last _KEEP. So `value()` starts and ends with the same _KEEP
-    characters as the whole string and is over 2 × _KEEP long when it is; that also holds
-    for the concatenation of clipped strings. Appending costs linear time."""
+    characters as the whole string, and is over 2 × _KEEP long if the whole is; so is the
+    concatenation of clipped strings. Appending costs linear time."""
 
     __slots__ = ("head", "parts", "size")
 
