@@ -4,7 +4,9 @@ documents (hypothesis) and a large generated report (bounded memory)."""
 from __future__ import annotations
 
 import hashlib
+import math
 import re
+import time
 import tracemalloc
 import xml.etree.ElementTree as ET
 from collections import Counter
@@ -16,6 +18,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from runhub.client import junit
 from runhub.client.junit import (
     Report,
     ReportError,
@@ -541,3 +544,306 @@ def test_nested_suites_late_properties_negative_times_and_chain_elapsed(tmp_path
     assert b["elapsed"] == 500_000 and b["fields"] == []
     assert report.elapsed_us == 2_500_000  # the single root suite chain
     assert report.tests == 2
+
+
+# -- huge text (issue 9, item 8) ----------------------------------------------------------------
+# The reference: how the parser read text before it was bounded — whole strings, joined and
+# then truncated (`_text`, `_Extras.scan_output`, `_cut_text` of the previous version).
+
+_WS = " \t\n\v\f\r\u00a0\u1680\u2028\u2029\u202f\u205f\u3000\ufeff" + "".join(
+    map(chr, range(0x2000, 0x200B))
+)
+_JOIN = "...\n\n[...]\n\n..."
+
+
+def _cut_text(value: str) -> str:
+    return value if len(value) <= 16_384 else value[:8_182] + _JOIN + value[-8_182:]
+
+
+def _whole_text(events: list[tuple[str, str]]) -> str:
+    """`_text` of an element from its events: ("data", text) within a run, ("cdata", text),
+    ("tag", "") between runs (a child element's start or end)."""
+    runs: list[str] = [""]
+    parts: list[str] = []
+    for kind, text in events:
+        if kind == "data":
+            runs[-1] += text
+        elif kind == "cdata":
+            parts += [runs[-1].strip(_WS), text]
+            runs.append("")
+        else:
+            parts.append(runs[-1].strip(_WS))
+            runs.append("")
+    return "".join([*parts, runs[-1].strip(_WS)])
+
+
+_ATTACHMENT_LINE = re.compile(f"^[{_WS}]*\\[\\[ATTACHMENT\\|([^\\]]+)\\]\\]")
+_PROPERTY_LINE = re.compile(f"^[{_WS}]*\\[\\[PROPERTY\\|([^=]+)=([^\n\r\u2028\u2029]+)\\]\\]\\Z")
+_PROPERTY_START = re.compile(f"^[{_WS}]*\\[\\[PROPERTY\\|([^\n\r\u2028\u2029]+)\\]\\]\\Z")
+
+
+def _whole_scan(text: str) -> tuple[list[str], list[tuple[str, str, bool]], str]:
+    """The previous `scan_output`: (attachments, properties, output), whole."""
+    attachments: list[str] = []
+    properties: list[tuple[str, str, bool]] = []
+    output: list[str] = []
+    lines = iter(text.split("\n"))
+    for line in lines:
+        if match := _ATTACHMENT_LINE.match(line):
+            attachments.append(match.group(1).strip(_WS))
+        elif match := _PROPERTY_LINE.match(line):
+            properties.append((match.group(1).strip(_WS), match.group(2).strip(_WS), False))
+        elif match := _PROPERTY_START.match(line):
+            inner: list[str] = []
+            for inner_line in lines:
+                if "[[/PROPERTY]]" in inner_line:
+                    break
+                inner.append(inner_line + "\n")
+            if value := "".join(inner).strip(_WS):
+                properties.append((match.group(1).strip(_WS), value, True))
+        else:
+            output.append(line + "\n")
+    return attachments, properties, "".join(output).strip(_WS)
+
+
+def _sent(value: str) -> tuple[str, str, int]:
+    """All that §8.7 can send of a value: 16,384 characters from either end, and whether
+    it is longer than that."""
+    return value[:16_384], value[-16_384:], min(len(value), 16_385)
+
+
+def _kind(name: str) -> int:
+    return (
+        0 if re.match("^attachment", name, re.I) else 1 if re.match(r"^step\d*", name, re.I) else 2
+    )
+
+
+# Text made of pieces, some repeated up to 120,000 times (over the 3 × 64 Ki characters at
+# which collected text starts to be clipped). Repeated units hold no `[`, `]`, `=` or line
+# separator, so a clipped marker line still reads the same (intended difference 6).
+_UNIT = st.sampled_from(["x", "ab", " ", "\t", "\n", " \n", "\n\n ", "\u00a0", "é日", "a b\n"])
+_PIECE = st.one_of(
+    st.text(alphabet="ab \t\n\u00a0\u2028[]|=/:", max_size=8),
+    st.sampled_from(
+        [
+            "[[ATTACHMENT|a.txt]]", " [[ATTACHMENT|https://h/b.png]]", "[[PROPERTY|k=v]]",
+            "[[PROPERTY|multi]]", "[[/PROPERTY]]", "[[PROPERTY|step1=s]]", "[[ATTACHMENT|",
+            "[[PROPERTY|attachment2=x]]", "\n[[PROPERTY|text:t]]\n",
+        ]
+    ),
+    st.builds(lambda unit, n: unit * n, _UNIT, st.sampled_from([1, 3, 1_000, 40_000, 120_000])),
+)  # fmt: skip
+_EVENTS = st.lists(
+    st.one_of(
+        st.tuples(st.just("data"), _PIECE),
+        st.tuples(st.just("cdata"), _PIECE),
+        st.tuples(st.just("tag"), st.just("")),
+    ),
+    max_size=14,
+)
+
+
+def _collect(events: list[tuple[str, str]], tag: str) -> junit._Node:
+    """An element of a testcase whose text the parser reads, fed `events` and closed."""
+    node = junit._Node(tag, {})
+    node.runs = runs = junit._Runs(tag == "system-out")
+    for kind, text in events:
+        if kind == "data":
+            runs.data(text)
+        elif kind == "cdata":
+            runs.boundary()
+            runs.verbatim(text)
+            runs.boundary()
+        else:
+            runs.boundary()
+    node.close()
+    return node
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(_EVENTS)
+def test_bounded_text_sends_what_the_whole_text_would(events: list[tuple[str, str]]) -> None:
+    """Text collected piece by piece, and clipped once long, gives every field the same
+    value, after §8.7's truncation, as the whole text joined and then truncated."""
+    whole = _whole_text(events)
+    value = junit._text(_collect(events, "failure"))
+    assert (value is None) == (whole == "")
+    assert _sent(value or "") == _sent(whole)
+    assert _sent((value or "").strip(_WS)) == _sent(whole.strip(_WS))
+
+    case = junit._Node("testcase", {})
+    case.append(_collect(events, "system-out"))
+    extras = junit._Extras()
+    junit._output_fields(case, extras)
+    attachments, properties, text = _whole_scan(whole) if whole else ([], [], "")
+    assert [_sent(url) for _, url in extras.attachments] == [_sent(a) for a in attachments[:24]]
+    kept = [
+        [p for p in properties if _kind(p[0]) == kind][:cap]
+        for kind, cap in enumerate((24, 99, 24))
+    ]
+    got = [[p for p in extras.properties if _kind(p[0]) == kind] for kind in range(3)]
+    sent = [[(n[:750], _sent(v), multi) for n, v, multi in group] for group in got]
+    assert sent == [[(n[:750], _sent(v), multi) for n, v, multi in group] for group in kept]
+    field = {"type": 4, "name": "Output", "value": _cut_text(text), "is_highlight": False}
+    assert extras.output_fields == ([field] if text else [])
+
+
+def _log(n: int, start: int = 0) -> tuple[str, str]:
+    """n log lines: (as written, as read)."""
+    lines = "".join(
+        f"{i:07d} GET &lt;/items/{i % 97}&gt; took {i % 13} ms\n" for i in range(start, start + n)
+    )
+    return lines, lines.replace("&lt;", "<").replace("&gt;", ">")
+
+
+def test_huge_output_and_attribute_parse_to_the_cli_truncation_in_bounded_memory(
+    tmp_path: Path,
+) -> None:
+    """10 MiB of output (marker lines at its start, middle and end, a CDATA section) and a
+    25 MiB attribute: the test is what the whole text, truncated, gives; memory stays a
+    small multiple of what is kept (the previous parser: 155 MB, the whole text twice)."""
+    head, head_text = _log(1_000)
+    middle, middle_text = _log(130_000, 1_000)
+    tail, tail_text = _log(130_000, 131_000)
+    first = "\n  [[ATTACHMENT|https://ci/first.png]]\n" + "[[PROPERTY|notes]]\n"
+    end = "[[/PROPERTY]]\n"  # the closing marker's line goes on after the CDATA section
+    last = "[[PROPERTY|k = v]]\n"
+    output = first + head + middle + end + "<![CDATA[ <raw> ]]>" + tail + last
+    message = "".join(f"{i:07d} expected &quot;{i}&quot;\n\t" for i in range(700_000))
+    doc = tmp_path / "huge.xml"
+    doc.write_text(
+        '<testsuite><testcase classname="big" name="t">'
+        f'<error type="E" message="{message}"/><failure message="m">trace</failure>'
+        f"<system-out>{output}</system-out></testcase></testsuite>"
+    )
+    assert doc.stat().st_size > 32 << 20
+    tracemalloc.start()
+    try:
+        (test,) = iter_tests(doc)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    whole = _whole_text(
+        [
+            ("data", first + head_text + middle_text + end),
+            ("cdata", " <raw> "),
+            ("data", tail_text + last),
+        ]
+    )
+    attachments, properties, printed = _whole_scan(whole)
+    assert attachments == ["https://ci/first.png"]
+    assert [(name, multi) for name, _, multi in properties] == [("notes", True), ("k", False)]
+    assert test["artifacts"] == [
+        {"name": "first.png", "url": "https://ci/first.png", "mime_type": "image/png"}
+    ]
+    assert test["fields"] == [
+        {"type": 4, "name": "Failure", "meta": {"message": "m"}, "value": "trace",
+         "is_highlight": True},
+        {"type": 4, "name": "Error", "meta": {"type": "E"},
+         "value": _cut_text(message.replace("&quot;", '"').strip()), "is_highlight": True},
+        {"type": 4, "name": "Output", "value": _cut_text(printed), "is_highlight": False},
+        {"type": 2, "name": "notes", "value": _cut_text(properties[0][1]), "is_highlight": False},
+        {"type": 1, "name": "k", "value": "v", "is_highlight": False},
+    ]  # fmt: skip
+    assert test["status"] == "error"
+    assert peak < 8 << 20, f"peak {peak} bytes"
+
+
+@pytest.mark.parametrize("extra", [0, 1, 2, 3, 4, 5, 6, 7])
+def test_a_long_attribute_value_is_cut_between_characters(tmp_path: Path, extra: int) -> None:
+    """Over 768 KiB a value is cut to its ends: wherever the cuts fall in multi-byte
+    characters and references, the field is the whole value truncated."""
+    unit = "é&quot;日&amp;\n&#233;" + "x" * extra  # `&#233;` stays literal, as the CLI reads it
+    value = unit * (1_100_000 // len(unit))
+    doc = tmp_path / "value.xml"
+    doc.write_text(
+        f'<testsuite><testcase name="t"><error message=" {value} "/></testcase></testsuite>'
+    )
+    (test,) = iter_tests(doc)
+    read = value.replace("&quot;", '"').replace("&amp;", "&").strip()
+    assert test["fields"][0]["value"] == _cut_text(read)
+
+
+@pytest.mark.parametrize("bad", [b"<", b"&bad;", b"& ", b"\xff", b"\x01"])
+def test_a_broken_long_attribute_value_still_raises(tmp_path: Path, bad: bytes) -> None:
+    """The middle of a long value is not kept but still checked."""
+    doc = tmp_path / "bad.xml"
+    value = b"a" * 1_500_000 + bad + b"b" * 1_500_000
+    doc.write_bytes(
+        b'<testsuite><testcase name="t"><error message="' + value + b'"/></testcase></testsuite>'
+    )
+    with pytest.raises(ReportError, match="not well-formed XML: .* in an attribute value over"):
+        list(iter_tests(doc))
+    latin1 = tmp_path / "latin1.xml"
+    latin1.write_bytes(
+        b'<?xml version="1.0" encoding="ISO-8859-1"?><testsuite><testcase name="t"><error '
+        b'message="' + value.replace(bad, b"\xff") + b'"/></testcase></testsuite>'
+    )
+    (test,) = iter_tests(latin1)  # any byte is a character in ISO-8859-1
+    assert test["fields"][0]["value"].startswith("a" * 8_182 + _JOIN)
+
+
+def test_long_comments_are_skipped_as_before(tmp_path: Path) -> None:
+    doc = tmp_path / "comment.xml"
+    body = ("- é x " * 100_000).encode()
+    doc.write_bytes(
+        b'<testsuite><testcase name="t"><system-out>a<!--' + body + b"-->b</system-out>"
+        b"</testcase></testsuite>"
+    )
+    (test,) = iter_tests(doc)
+    assert test["fields"] == [{"type": 4, "name": "Output", "value": "ab", "is_highlight": False}]
+    for broken in (body + b"--" + body, body + b"-"):  # `--` inside, `-` before `-->`
+        doc.write_bytes(
+            b'<testsuite><testcase name="t"><!--' + broken + b"--></testcase></testsuite>"
+        )
+        with pytest.raises(ReportError, match="not well-formed"):
+            list(iter_tests(doc))
+
+
+def _cpu_seconds(path: Path) -> float:
+    best = math.inf
+    for _ in range(3):
+        start = time.process_time()
+        for _ in iter_tests(path):
+            pass
+        best = min(best, time.process_time() - start)
+    return best
+
+
+@pytest.mark.parametrize("where", ["output", "attribute"])
+def test_parse_time_grows_linearly_with_the_text(tmp_path: Path, where: str) -> None:
+    """8 times the text takes about 7 times the CPU time (the previous parser, quadratic:
+    over 30 times for the attribute, 10 to 20 for the output, where the copying only starts
+    to dominate at this size); the bound, twice linear, leaves room for noise (best of 3
+    runs of CPU time)."""
+    times = []
+    for mib in (4, 32):
+        doc = tmp_path / f"{mib}.xml"
+        text = "x" * 60 + "\n"
+        body = text * ((mib << 20) // len(text))
+        element = (
+            f"<system-out>{body}</system-out>"
+            if where == "output"
+            else f'<error message="{body}"/>'
+        )
+        doc.write_text(f'<testsuite><testcase name="t">{element}</testcase></testsuite>')
+        times.append(_cpu_seconds(doc))
+    assert times[1] < 14 * times[0], f"{times[1]:.3f} s for 32 MiB, {times[0]:.3f} s for 4 MiB"
+
+
+def test_collecting_a_huge_output_costs_about_what_reading_it_does(tmp_path: Path) -> None:
+    """`iter_tests` on 32 MiB of output takes about the CPU time of `scan`, which reads the
+    same file and collects no text (1.25 times; the previous parser, which joined the text
+    piece by piece: 6 times)."""
+    doc = tmp_path / "out.xml"
+    body = ("x" * 60 + "\n") * ((32 << 20) // 61)
+    doc.write_text(
+        f'<testsuite><testcase name="t"><system-out>{body}</system-out></testcase></testsuite>'
+    )
+    scanned = math.inf
+    for _ in range(3):
+        start = time.process_time()
+        scan(doc)
+        scanned = min(scanned, time.process_time() - start)
+    collected = _cpu_seconds(doc)
+    assert collected < 3 * scanned, f"iter_tests {collected:.3f} s, scan {scanned:.3f} s"

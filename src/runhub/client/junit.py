@@ -3,8 +3,9 @@
 `iter_tests(path)` streams one report: it parses with expat, hardened as `defusedxml` does
 it (any DTD, entity declaration or external reference is refused, never resolved), and
 builds an element tree for one `<testcase>` at a time, so memory stays bounded by the
-largest single testcase whatever the size of the file.  Each
-yielded dict is the JSON object the CLI would append for that testcase: `key`, `name`,
+largest single testcase whatever the size of the file; of its text only what §8.7 can send
+is kept (difference 6), so a huge text or attribute value costs linear time and bounded
+memory.  Each yielded dict is the JSON object the CLI would append for that testcase: `key`, `name`,
 `status`, `folder`, `artifacts`, `fields` always; `elapsed`, `file`, `line`, `assertions`
 only when known.  Truncation follows §8.7.
 
@@ -45,6 +46,15 @@ named in brackets:
    Errors surface while iterating, so tests already yielded from a truncated file stay
    yielded; a caller that must be all-or-nothing calls `scan` first (a counting pass that
    builds no test and raises exactly where `iter_tests` would).
+6. Huge text is read in bounded memory, as its ends: an attribute value over 768 KiB as its
+   first and last 256 KiB or so (the part left out is only checked for well-formedness, and
+   an error there gives no line), and a line of output over 192 Ki characters, when matched
+   against the marker patterns, as its first and last 64 Ki (whitespace at either end
+   apart). All that §8.7 sends of a value comes from its ends, so the tests are the same,
+   except the key of a test whose name or classname is that long (hashed from what is
+   kept), such an attribute value whose first or last non-whitespace character or, for an
+   attachment URL, last `/` is not in what is kept, and such a marker line whose middle
+   holds `]`, `=` or U+2028/U+2029 [no fixture is that large].
 
 TODO (not implemented, precisely):
 * Attachment MIME types come from Python's built-in table plus `_MIME_DB` overrides; the
@@ -64,7 +74,7 @@ import math
 import mimetypes
 import re
 import xml.etree.ElementTree as ET
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -112,15 +122,12 @@ _URL = re.compile(r"^http?s://")
 _LINE_ATTACHMENT = re.compile(f"^{_S}*\\[\\[ATTACHMENT\\|([^\\]]+)\\]\\]")
 _LINE_PROPERTY = re.compile(f"^{_S}*\\[\\[PROPERTY\\|([^=]+)=({_DOT}+)\\]\\]\\Z")
 _LINE_PROPERTY_START = re.compile(f"^{_S}*\\[\\[PROPERTY\\|({_DOT}+)\\]\\]\\Z")
-_LINE_PROPERTY_END = re.compile(f"{_S}*\\[\\[/PROPERTY\\]\\]")
+_PROPERTY_END = "[[/PROPERTY]]"  # the CLI searches a line for /\s*\[\[\/PROPERTY\]\]/
 _CDATA_TAG = "runhub-cdata-section"  # the filter wraps each CDATA section in this element
 # What the byte filter looks at, per state: text, inside a start tag, inside "/' values.
 _TOKEN = re.compile(rb"<!\[CDATA\[|<!--|<[A-Za-z_:\x80-\xff]|&#(x[0-9a-fA-F]+|[0-9]+);")
 _IN_TAG = re.compile(rb"[\"'>]")
-_IN_VALUE = {
-    q: re.compile(re.escape(q) + rb"|&#(x[0-9a-fA-F]+|[0-9]+);|\r\n?|[\n\t]") for q in (b'"', b"'")
-}
-_WS_REFS = {b"\r": b"&#10;", b"\r\n": b"&#10;", b"\n": b"&#10;", b"\t": b"&#9;"}
+_NUMERIC_REF = re.compile(rb"&#(x[0-9a-fA-F]+|[0-9]+);")
 _KEPT_REFS = frozenset({b"38", b"x26", b"39", b"x27", b"62", b"x3E", b"60", b"x3C", b"34", b"x22"})
 _TAIL = 32  # longest partial token carried between chunks
 # A region of text and tags needs no rewriting when it holds no character reference, no
@@ -128,6 +135,9 @@ _TAIL = 32  # longest partial token carried between chunks
 # attribute value follows `=` and cannot hold `<`, so this pattern never misses one.
 _WS_IN_VALUE = re.compile(rb"=[ \t\r\n]*+(?:\"[^\"<\r\n\t]*+[\r\n\t]|'[^'<\r\n\t]*+[\r\n\t])")
 _SNIFF = 1 << 16
+_VALUE_KEEP = 1 << 18  # bytes kept at either end of a long attribute value
+_BOM = b"\xef\xbb\xbf"
+_ENCODING = re.compile(rb"<\?xml[^>]*?encoding[ \t\r\n]*=[ \t\r\n]*[\"']([A-Za-z0-9._-]+)[\"']")
 
 
 class ReportError(Exception):
@@ -197,13 +207,9 @@ def _attr(attrs: Mapping[str, str], name: str) -> str | None:
 
 def _text(element: ET.Element) -> str | None:
     """An element's own text as fast-xml-parser builds it: each run of text between tags
-    trimmed, CDATA sections kept verbatim, all concatenated; None when that is empty."""
-    parts = [_trim(element.text or "")]
-    for child in element:
-        if _local(child.tag) == _CDATA_TAG:
-            parts.append(child.text or "")
-        parts.append(_trim(child.tail or ""))
-    return "".join(parts) or None
+    trimmed, CDATA sections kept verbatim, all concatenated; None when that is empty. The
+    walker collects it into `text` (`_Runs`, bounded) for the elements whose text is read."""
+    return element.text or None
 
 
 def parse_seconds(value: str | None) -> int | None:
@@ -312,6 +318,330 @@ def _steps_field(steps: list[tuple[str | None, str]]) -> dict[str, Any] | None:
     return _field(FIELD_HTML, "Steps", "".join(parts))
 
 
+# -- bounded text ---------------------------------------------------------------------------
+# Text is collected as it comes, in pieces joined once, and only what §8.7 can send is kept:
+# no reader looks further than 16,384 characters from either end of a value, so a long
+# stretch of text is kept as its first and last _KEEP characters (see `_Clip`). Output is
+# scanned for marker lines as it comes (`_Output`), so markers anywhere in it still count.
+
+_KEEP = 1 << 16  # characters kept at either end of a long stretch of text
+_LINE_WS = _JS_WS.replace("\n", "")
+
+
+class _Clip:
+    """A string received piece by piece: kept whole up to 3 × _KEEP characters, beyond that
+    as its first and last _KEEP. So `value()` starts and ends with the same _KEEP
+    characters as the whole string, and is over 2 × _KEEP long if the whole is; so is the
+    concatenation of clipped strings. Appending costs linear time."""
+
+    __slots__ = ("head", "parts", "size")
+
+    def __init__(self) -> None:
+        self.head: str | None = None  # the first _KEEP characters, once the middle is gone
+        self.parts: list[str] = []
+        self.size = 0  # characters in parts
+
+    def add(self, text: str) -> None:
+        self.parts.append(text)
+        self.size += len(text)
+        if self.size > 3 * _KEEP:
+            joined = "".join(self.parts)
+            if self.head is None:
+                self.head, joined = joined[:_KEEP], joined[_KEEP:]
+            self.parts, self.size = [joined[-_KEEP:]], _KEEP
+
+    def __bool__(self) -> bool:
+        return self.size > 0 or self.head is not None
+
+    def value(self) -> str:
+        rest = "".join(self.parts)
+        return rest if self.head is None else self.head + rest[-_KEEP:]
+
+
+class _Text:
+    """Text received piece by piece. Whole while short; past 3 × _KEEP characters as a
+    `_Clip` of each of its leading whitespace, its middle (first to last non-whitespace
+    character) and its trailing whitespace, so that `value()` and `trimmed()` give each
+    reader the same characters as the whole text and its trimmed form would, however long
+    the whitespace at either end."""
+
+    __slots__ = ("parts", "size", "ends")
+
+    def __init__(self) -> None:
+        self.parts: list[str] = []  # while short
+        self.size = 0
+        self.ends: tuple[_Clip, _Clip, _Clip] | None = None  # lead, body, trail once long
+
+    def add(self, text: str) -> None:
+        if self.ends is None:
+            self.parts.append(text)
+            self.size += len(text)
+            if self.size <= 3 * _KEEP:
+                return
+            text = "".join(self.parts)
+            self.parts, self.ends = [], (_Clip(), _Clip(), _Clip())
+        lead, body, trail = self.ends
+        if not body:
+            content = text.lstrip(_JS_WS)
+            if len(content) < len(text):
+                lead.add(text[: len(text) - len(content)])
+            text = content
+        content = text.rstrip(_JS_WS)
+        if content:
+            if trail:
+                body.add(trail.value())
+                self.ends = (lead, body, _Clip())
+            body.add(content)
+        if len(content) < len(text):
+            self.ends[2].add(text[len(content) :])
+
+    def __bool__(self) -> bool:
+        return self.size > 0 or self.ends is not None
+
+    def value(self) -> str:
+        if self.ends is None:
+            return "".join(self.parts)
+        return "".join(clip.value() for clip in self.ends)
+
+    def trimmed(self) -> str:
+        if self.ends is None:
+            return "".join(self.parts).strip(_JS_WS)
+        return self.ends[1].value()
+
+
+class _Blank:
+    """Whitespace held back while it may still end a run of text: its first line, middle
+    lines and last line each a `_Clip`, so that replaying it gives `_Output` the same lines
+    (up to whitespace-only lines in the middle, which all go to the same collector)."""
+
+    __slots__ = ("first", "middle", "last")
+
+    def __init__(self, text: str) -> None:
+        self.first, self.last = _Clip(), _Clip()
+        self.middle: _Clip | None = None  # from its first newline to its last
+        self.add(text)
+
+    def add(self, text: str) -> None:
+        middle = self.middle
+        if middle is None:
+            newline = text.find("\n")
+            if newline < 0:
+                self.first.add(text)
+                return
+            self.first.add(text[:newline])
+            self.middle = middle = _Clip()
+            text = text[newline:]
+        newline = text.rfind("\n") + 1
+        if not newline:
+            self.last.add(text)
+            return
+        if self.last:
+            middle.add(self.last.value())
+            self.last = _Clip()
+        middle.add(text[:newline])
+        if newline < len(text):
+            self.last.add(text[newline:])
+
+    def pieces(self) -> list[str]:
+        middle = self.middle.value() if self.middle is not None else ""
+        return [self.first.value(), middle, self.last.value()]
+
+
+class _Runs:
+    """An element's own text as `_text` reads it, as it comes: each run of text between tags
+    trimmed (whitespace is held back until more text follows in the same run), CDATA
+    sections verbatim. Kept whole while short; past 3 × _KEEP characters passed on as it
+    comes to a `_Text`, or for output to an `_Output`, which keep what can be sent."""
+
+    __slots__ = ("output", "parts", "size", "sink", "started", "held", "held_size", "blank")
+
+    def __init__(self, output: bool) -> None:
+        self.output = output  # a `<system-out>`/`<system-err>`'s text
+        self.parts: list[str] = []  # the text, while short
+        self.size = 0
+        self.sink: _Text | _Output | None = None  # where it goes once long
+        self.started = False  # the run has had non-whitespace
+        self.held: list[str] = []  # whitespace since its last non-whitespace character
+        self.held_size = 0
+        self.blank: _Blank | None = None  # instead of `held`, once that grows long
+
+    def data(self, text: str) -> None:
+        if not self.started:
+            text = text.lstrip(_JS_WS)
+            if not text:
+                return
+            self.started = True
+        content = text.rstrip(_JS_WS)
+        if content:
+            if self.held_size or self.blank is not None:
+                self._release()
+            if self.sink is None:
+                self.parts.append(content)
+                self.size += len(content)
+                if self.size > 3 * _KEEP:
+                    self._grow()
+            else:
+                self.sink.add(content)
+            if len(content) == len(text):
+                return
+            text = text[len(content) :]
+        if self.blank is not None:
+            self.blank.add(text)
+            return
+        self.held.append(text)
+        self.held_size += len(text)
+        if self.held_size > 3 * _KEEP:
+            self.blank = _Blank("".join(self.held))
+            self.held, self.held_size = [], 0
+
+    def _add(self, text: str) -> None:
+        if self.sink is None:
+            self.parts.append(text)
+            self.size += len(text)
+            if self.size > 3 * _KEEP:
+                self._grow()
+        else:
+            self.sink.add(text)
+
+    def _grow(self) -> None:
+        self.sink = _Output() if self.output else _Text()
+        self.sink.add("".join(self.parts))
+        self.parts = []
+
+    def _release(self) -> None:
+        pieces = self.blank.pieces() if self.blank is not None else self.held
+        for piece in pieces:
+            self._add(piece)
+        self.held, self.held_size, self.blank = [], 0, None
+
+    def boundary(self) -> None:
+        """A tag: the run ends (whitespace held back is dropped), a new one starts."""
+        self.started = False
+        self.held, self.held_size, self.blank = [], 0, None
+
+    def verbatim(self, text: str) -> None:
+        self._add(text)
+
+
+class _Output:
+    """A `<system-out>`/`<system-err>`'s text read line by line as it comes, as the CLI
+    reads it: `[[ATTACHMENT|…]]` and `[[PROPERTY|…]]` marker lines are taken out, the other
+    lines are the console output. Only what can be sent is kept: the first attachments,
+    steps and fields, and the output as a `_Text`. A line is a `_Text` too, so one over
+    3 × _KEEP characters is matched against the marker patterns as its first and last
+    _KEEP (leading and trailing whitespace apart)."""
+
+    __slots__ = ("attachments", "properties", "kinds", "output", "line", "block", "any")
+
+    def __init__(self) -> None:
+        self.attachments: list[tuple[str, str]] = []
+        self.properties: list[tuple[str, str, bool]] = []
+        self.kinds = [0, 0, 0]  # properties kept: attachments, steps, fields
+        self.output = _Text()
+        self.line = _Text()  # the line being received
+        self.block: tuple[str, _Text] | None = None  # an open [[PROPERTY|name]]: name, value
+        self.any = False  # any text came (else the CLI reads no output at all)
+
+    def add(self, text: str) -> None:
+        if not text:
+            return
+        self.any = True
+        line = self.line
+        start = 0
+        if line:  # a line has begun
+            newline = text.find("\n")
+            if newline < 0:
+                line.add(text)
+                return
+            line.add(text[:newline])
+            self._line(line.value())
+            self.line = line = _Text()
+            start = newline + 1
+        end = max(start, text.rfind("\n") + 1)
+        if end > start:
+            self._lines(text, start, end)
+        if end < len(text):
+            line.add(text[end:])
+
+    def finish(self) -> None:
+        """The text ended: its last line (maybe empty) counts, an open block closes."""
+        if self.any:
+            self._line(self.line.value())
+            if self.block is not None:
+                self._close(self.block)
+
+    def _lines(self, text: str, pos: int, end: int) -> None:
+        """The whole lines text[pos:end] (it ends with a newline): runs of plain lines go
+        to the output (or the open block) in one piece, marker lines one by one."""
+        while pos < end:
+            if self.block is not None:
+                found = text.find(_PROPERTY_END, pos, end)
+                if found < 0:
+                    self.block[1].add(text[pos:end])
+                    return
+                start = max(pos, text.rfind("\n", pos, found) + 1)
+                if start > pos:
+                    self.block[1].add(text[pos:start])
+                self._close(self.block)  # the closing line is dropped
+                pos = text.find("\n", found, end) + 1
+                continue
+            start = self._marker(text, pos, end)
+            if start < 0:
+                self.output.add(text[pos:end])
+                return
+            if start > pos:
+                self.output.add(text[pos:start])
+            newline = text.find("\n", start, end)
+            self._line(text[start:newline])
+            pos = newline + 1
+
+    @staticmethod
+    def _marker(text: str, pos: int, end: int) -> int:
+        """Start of the first line in text[pos:end] that may be a marker line, else -1."""
+        found = text.find("[[", pos, end)
+        while found >= 0:
+            if text.startswith(("ATTACHMENT|", "PROPERTY|"), found + 2):
+                start = max(pos, text.rfind("\n", pos, found) + 1)
+                if not text[start:found].strip(_LINE_WS):
+                    return start
+            found = text.find("[[", found + 2, end)
+        return -1
+
+    def _line(self, line: str) -> None:
+        if "[[" not in line:  # no marker: the usual case
+            target = self.output if self.block is None else self.block[1]
+            target.add(line)
+            target.add("\n")
+        elif self.block is not None:
+            if _PROPERTY_END in line:
+                self._close(self.block)
+            else:
+                self.block[1].add(line)
+                self.block[1].add("\n")
+        elif match := _LINE_ATTACHMENT.match(line):
+            if len(self.attachments) < MAX_ATTACHMENTS:
+                self.attachments.append(("attachment", _trim(match.group(1))))
+        elif match := _LINE_PROPERTY.match(line):
+            self._property(_trim(match.group(1)), _trim(match.group(2)), False)
+        elif match := _LINE_PROPERTY_START.match(line):
+            self.block = (_trim(match.group(1)), _Text())
+        else:
+            self.output.add(line)
+            self.output.add("\n")
+
+    def _close(self, block: tuple[str, _Text]) -> None:
+        self.block = None
+        if value := block[1].trimmed():
+            self._property(block[0], value, True)
+
+    def _property(self, name: str, value: str, multiline: bool) -> None:
+        # `_Extras.result` sends no more than the first MAX_* of each kind
+        kind = 0 if _ATTACHMENT_NAME.match(name) else 1 if _STEP.match(name) else 2
+        if self.kinds[kind] < (MAX_ATTACHMENTS, MAX_STEPS, MAX_FIELDS)[kind]:
+            self.kinds[kind] += 1
+            self.properties.append((name, value, multiline))
+
+
 # -- per-testcase collection ----------------------------------------------------------------
 
 
@@ -324,27 +654,12 @@ class _Extras:
         self.output_fields: list[dict[str, Any]] = []
         self.properties: list[tuple[str, str, bool]] = []
 
-    def scan_output(self, text: str, label: str) -> None:
-        """Line by line: marker lines are taken out, the rest is the console field."""
-        output: list[str] = []
-        lines = iter(text.split("\n"))  # the parser already turned \r\n and \r into \n
-        for line in lines:
-            if match := _LINE_ATTACHMENT.match(line):
-                self.attachments.append(("attachment", _trim(match.group(1))))
-            elif match := _LINE_PROPERTY.match(line):
-                self.properties.append((_trim(match.group(1)), _trim(match.group(2)), False))
-            elif match := _LINE_PROPERTY_START.match(line):
-                inner: list[str] = []
-                for inner_line in lines:  # up to the closing marker line, which is dropped
-                    if _LINE_PROPERTY_END.search(inner_line):
-                        break
-                    inner.append(inner_line + "\n")
-                value = _trim("".join(inner))
-                if value:
-                    self.properties.append((_trim(match.group(1)), value, True))
-            else:
-                output.append(line + "\n")
-        value = _trim("".join(output))
+    def add_output(self, output: _Output, label: str) -> None:
+        """What a `<system-out>`/`<system-err>` gave: its marker lines, then its console
+        field (the rest, trimmed), as the CLI reads them."""
+        self.attachments += output.attachments
+        self.properties += output.properties
+        value = output.output.trimmed()
         if value:
             self.output_fields.append(_field(FIELD_CONSOLE, label, value))
 
@@ -388,9 +703,17 @@ class _Extras:
 def _output_fields(element: ET.Element, extras: _Extras) -> None:
     for tag, label in (("system-out", "Output"), ("system-err", "Errors")):
         output = element.find(tag)  # the CLI reads the first one only
-        text = _text(output) if output is not None else None
-        if text is not None:
-            extras.scan_output(text, label)
+        if not isinstance(output, _Node):
+            continue
+        if output.output is not None:  # long: scanned as it came
+            extras.add_output(output.output, label)
+        elif output.text and "[[" in output.text:  # short, with a marker line maybe
+            scanned = _Output()
+            scanned.add(output.text)
+            scanned.finish()
+            extras.add_output(scanned, label)
+        elif output.text and (value := _trim(output.text)):  # short, output only
+            extras.output_fields.append(_field(FIELD_CONSOLE, label, value))
 
 
 def _properties(element: ET.Element, extras: _Extras) -> None:
@@ -406,8 +729,44 @@ def _properties(element: ET.Element, extras: _Extras) -> None:
             extras.properties.append((name, _trim(text), True))
 
 
+# What of an element's text is read, by its place in a testcase.
+_PLAIN, _CASE, _VALUE, _OUTPUT, _RERUN, _PROPERTIES = range(6)
+_STATUS_TAGS = frozenset(tag for tag, _ in STATUS_ELEMENTS)
+
+
+class _Node(ET.Element):
+    """An element of a testcase's tree. The text of it that is read (`_text`) is collected
+    while it is open, by `runs`, and set as its `text` when it closes; a long one of a
+    `<system-out>`/`<system-err>` is scanned into `output` instead. `handler` takes its
+    character data (None: nobody reads it)."""
+
+    role = _PLAIN
+    runs: _Runs | None = None
+    output: _Output | None = None
+    handler: Callable[[str], None] | None = None
+    firsts = 0  # bits of the children read only once (`_CASE_FIRSTS`…) that came already
+
+    def close(self) -> None:
+        runs = self.runs
+        if runs is None:
+            return
+        sink = runs.sink
+        if sink is None:
+            self.text = "".join(runs.parts)
+        elif isinstance(sink, _Output):
+            sink.finish()
+            self.output = sink
+        else:
+            self.text = sink.value()
+
+
+# children of a testcase, and of a rerun element, whose first one only counts, as bits
+_CASE_FIRSTS = {"system-out": 1, "system-err": 2, "properties": 4}
+_RERUN_FIRSTS = {"system-out": 1, "system-err": 2, "stackTrace": 4}
+
+
 def _testcase(
-    attrs: Mapping[str, str], case: ET.Element | None, report: Report, reruns: bool
+    attrs: Mapping[str, str], case: _Node | None, report: Report, reruns: bool
 ) -> list[dict[str, Any]]:
     """The results of one testcase (its attributes, and its tree when it has children): its
     rerun attempts (when `reruns`), then its result."""
@@ -493,7 +852,12 @@ class _KeepNumericRefs:
     * literal newlines and tabs inside attribute values become references (CRLF and CR one
       `&#10;`), so attribute-value normalisation does not turn them into spaces;
     * each CDATA section is wrapped in a `<runhub-cdata-section>` element, so `_text` can
-      trim the text around it but not the section itself."""
+      trim the text around it but not the section itself;
+    * a comment that goes on past a chunk is split in two there (`--><!--`).
+    An attribute value is one token for expat, which (2.5.0) scans an unfinished token
+    again from its start on every chunk: so a value is held back until it ends, and one
+    over 3 × _VALUE_KEEP bytes is cut to its first and last _VALUE_KEEP or so (between
+    characters), the part left out only checked for well-formedness (`_check_value`)."""
 
     def __init__(self, raw: BinaryIO) -> None:
         self._raw = raw
@@ -502,12 +866,21 @@ class _KeepNumericRefs:
         self._quote: bytes | None = None  # quote of the attribute value we are in
         self._in_tag = False
         self._eof = False
+        self._value: list[bytes] = []  # the attribute value held back (rewritten)
+        self._value_size = 0
+        self._value_cut = False  # its first _VALUE_KEEP bytes are out, its middle dropped
+        self._encoding: str | None = None  # the declared one, for `_check_value`
+        self._started = False
 
     def read(self, size: int = -1) -> bytes:
         while not self._eof:
             chunk = self._raw.read(max(size, _SNIFF))
             if not chunk:
                 self._eof = True
+            if not self._started:
+                self._started = True
+                declared = _ENCODING.match(chunk[3:] if chunk.startswith(_BOM) else chunk)
+                self._encoding = declared.group(1).decode("ascii") if declared else None
             out = self._filter(self._carry + chunk, final=not chunk)
             if out:
                 return out
@@ -535,6 +908,17 @@ class _KeepNumericRefs:
                 end = data.find(self._until, pos)
                 if end < 0:
                     keep = len(data) if final else max(pos, len(data) - len(self._until) + 1)
+                    if self._until == b"-->" and not final:
+                        # expat would scan the unfinished comment again on every chunk:
+                        # end it here and open another (no `--` is split, no character)
+                        while keep > pos and (
+                            b"-" in data[keep - 1 : keep + 1] or 0x80 <= data[keep] < 0xC0
+                        ):
+                            keep -= 1
+                        if keep > pos:
+                            out += (data[pos:keep], b"--><!--")
+                            pos = keep
+                        break
                     out.append(data[pos:keep])
                     pos = keep
                     break
@@ -544,23 +928,30 @@ class _KeepNumericRefs:
                     out.append(b"</" + _CDATA_TAG.encode() + b">")
                 pos, self._until = end, None
                 continue
-            if self._quote is not None:
-                pattern = _IN_VALUE[self._quote]
-            else:
-                pattern = _IN_TAG if self._in_tag else _TOKEN
-            match = pattern.search(data, pos)
+            if self._quote is not None:  # in an attribute value: held back until it ends
+                end = closing = data.find(self._quote, pos)
+                if closing < 0:
+                    end = len(data) if final else _value_end(data, pos, limit)
+                if end > pos:
+                    self._hold(out, _rewrite_value(data[pos:end]), self._quote)
+                pos = end
+                if closing < 0:
+                    break
+                out += self._value
+                out.append(self._quote)
+                self._quote, self._value, self._value_size = None, [], 0
+                self._value_cut = False
+                pos += 1
+                continue
+            match = (_IN_TAG if self._in_tag else _TOKEN).search(data, pos)
             if match is None or match.start() >= limit:
                 keep = max(pos, limit)
                 out.append(data[pos:keep])
                 pos = keep
                 break
-            out.append(data[pos : match.start()])
             token = match.group(0)
-            if self._quote is not None and token == self._quote:
-                self._quote = None
-            elif token in _WS_REFS:
-                token = _WS_REFS[token]
-            elif token.startswith(b"&#"):
+            out.append(data[pos : match.start()])
+            if token.startswith(b"&#"):
                 if match.group(1) not in _KEPT_REFS:
                     token = b"&amp;" + token[1:]
             elif self._in_tag:
@@ -577,8 +968,80 @@ class _KeepNumericRefs:
                 self._in_tag = True
             out.append(token)
             pos = match.end()
+        if final:  # an unfinished value: expat says so
+            out += self._value
+            self._value, self._value_size = [], 0
         self._carry = data[pos:]
         return b"".join(out)
+
+    def _hold(self, out: list[bytes], piece: bytes, quote: bytes) -> None:
+        """Part of an attribute value, held back; past 3 × _VALUE_KEEP bytes its first
+        _VALUE_KEEP go out and all but its last _VALUE_KEEP are dropped, again each time
+        that much more has come."""
+        self._value.append(piece)
+        self._value_size += len(piece)
+        if self._value_size <= 3 * _VALUE_KEEP:
+            return
+        value = b"".join(self._value)
+        if not self._value_cut:
+            cut = _char_boundary(value, _VALUE_KEEP)
+            out.append(value[:cut])
+            value, self._value_cut = value[cut:], True
+        cut = _char_boundary(value, len(value) - _VALUE_KEEP)
+        _check_value(value[:cut], quote, self._encoding)
+        self._value, self._value_size = [value[cut:]], len(value) - cut
+
+
+def _value_end(data: bytes, pos: int, limit: int) -> int:
+    """Where to stop in an attribute value that goes on past `data`: at `limit`, or before a
+    CR or numeric reference that may go on past it."""
+    end = max(pos, limit)
+    amp = data.rfind(b"&", max(pos, end - _TAIL), end)
+    if amp >= 0 and data.find(b";", amp, end) < 0:
+        end = amp
+    if end > pos and data[end - 1] == 0x0D:  # CR, maybe of a CRLF
+        end -= 1
+    return end
+
+
+def _keep_ref(match: re.Match[bytes]) -> bytes:
+    ref = match.group(0)
+    return ref if match.group(1) in _KEPT_REFS else b"&amp;" + ref[1:]
+
+
+def _rewrite_value(part: bytes) -> bytes:
+    """Part of an attribute value as the filter passes it on: numeric references escaped
+    (but for ' " < > &), CRLF, CR, LF and tab as references."""
+    if b"&#" in part:
+        part = _NUMERIC_REF.sub(_keep_ref, part)
+    if b"\r" in part:
+        part = part.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+    return part.replace(b"\n", b"&#10;").replace(b"\t", b"&#9;")
+
+
+def _char_boundary(value: bytes, cut: int) -> int:
+    """`cut` moved back, if need be, to the start of the character or reference of a
+    (rewritten) attribute value that it falls in: UTF-8 continuation bytes are skipped, and
+    a reference is at most 6 bytes (`&quot;`, `&#x3C;`; others are escaped)."""
+    while cut > 0 and 0x80 <= value[cut] < 0xC0:
+        cut -= 1
+    amp = value.rfind(b"&", max(0, cut - 8), cut)
+    if amp >= 0 and value.find(b";", amp, cut) < 0:
+        cut = amp
+    return cut
+
+
+def _check_value(part: bytes, quote: bytes, encoding: str | None) -> None:
+    """Raise as expat would if `part`, left out of a long attribute value, is not
+    well-formed there (a `<`, a bad reference, a character not allowed or not encoded)."""
+    checker = expat.ParserCreate(encoding)
+    try:
+        checker.Parse(b"<v a=" + quote + part + quote + b"/>", True)
+    except expat.ExpatError as exc:
+        raise expat.ExpatError(
+            f"{expat.ErrorString(exc.code)} in an attribute value over "
+            f"{3 * _VALUE_KEEP >> 10} KiB, after its first {_VALUE_KEEP >> 10} KiB"
+        ) from None
 
 
 def iter_tests(
@@ -645,9 +1108,8 @@ class _Walker:
         self.case_named = False
         self.case_tag = ""  # with build: the testcase's tag and attributes
         self.case_attrs: dict[str, str] = {}
-        self.open: list[ET.Element] = []  # with build: the testcase's open elements, once it
-        # has a child (a testcase without children needs no tree)
-        self.last: ET.Element | None = None  # its element that text now goes after
+        self.open: list[_Node] = []  # with build: the testcase's open elements, once it has
+        # a child (a testcase without children needs no tree)
         parser = expat.ParserCreate(None, "}")
         parser.buffer_text = True
         parser.buffer_size = _SNIFF
@@ -668,10 +1130,12 @@ class _Walker:
         if self.case_depth:  # inside a testcase
             if self.build:
                 if not self.open:  # its first child: only now is a tree worth building
-                    self.open.append(ET.Element(self.case_tag, self.case_attrs))
-                    self.parser.CharacterDataHandler = self._data  # text counts only in here
-                self.open.append(ET.SubElement(self.open[-1], name, attrs))
-                self.last = None
+                    case = _Node(self.case_tag, self.case_attrs)
+                    case.role = _CASE
+                    self.open.append(case)
+                node = self._child(self.open[-1], name, attrs)
+                self.open.append(node)
+                self.parser.CharacterDataHandler = node.handler  # None: its text is not read
             elif (
                 self.reruns
                 and self.case_named
@@ -711,21 +1175,57 @@ class _Walker:
             return
         if self.depth >= self.case_depth:  # an element inside the testcase closes
             if self.build:
-                self.last = self.open.pop()
+                self.open.pop().close()
+                parent = self.open[-1]
+                if parent.runs is not None:
+                    parent.runs.boundary()
+                self.parser.CharacterDataHandler = parent.handler
             return
         self.case_depth, self.case_named = 0, False  # the testcase closes
         if self.build:
             case = self.open.pop() if self.open else None
-            if case is not None:  # it had children, so text was being collected
+            if case is not None:  # it had children, so text may have been collected
                 self.parser.CharacterDataHandler = None
             self.ready += _testcase(self.case_attrs, case, self.report, self.reruns)
 
-    def _data(self, text: str) -> None:
-        if self.last is None:
-            parent = self.open[-1]
-            parent.text = (parent.text or "") + text
-        else:
-            self.last.tail = (self.last.tail or "") + text
+    def _child(self, parent: _Node, name: str, attrs: dict[str, str]) -> _Node:
+        """A new element in a testcase, and what of its text is read: a status or rerun
+        element's, a `stackTrace`'s and a `property`'s text (`_Text`), and the first
+        `<system-out>`/`<system-err>` of the testcase or of a rerun element (`_Output`)."""
+        if parent.runs is not None:
+            parent.runs.boundary()
+        elif parent.handler is not None:  # a CDATA section's element: only the text
+            parent.handler = None  # before its first child is read, as `_text` did
+        if name == _CDATA_TAG:  # its text goes verbatim into the parent's
+            node = _Node(name, attrs)
+            node.handler = parent.runs.verbatim if parent.runs is not None else None
+            return node  # no part of the tree
+        role = parent.role
+        kind = _PLAIN
+        if role == _CASE:
+            if name in _STATUS_TAGS:
+                kind = _VALUE
+            elif first := _CASE_FIRSTS.get(name, 0):  # the CLI reads the first one only
+                if not parent.firsts & first:
+                    parent.firsts |= first
+                    kind = _PROPERTIES if name == "properties" else _OUTPUT
+            elif self.reruns and _local(name) in RERUN_ELEMENTS:
+                kind = _RERUN
+        elif role == _RERUN:
+            first = _RERUN_FIRSTS.get(name, 0)
+            if first and not parent.firsts & first:
+                parent.firsts |= first
+                kind = _VALUE if name == "stackTrace" else _OUTPUT
+        elif role == _PROPERTIES and name == "property":
+            kind = _VALUE
+        node = _Node(name, attrs)
+        if kind != _PLAIN:
+            node.role = kind
+            if kind != _PROPERTIES:
+                node.runs = runs = _Runs(kind == _OUTPUT)
+                node.handler = runs.data
+        parent.append(node)
+        return node
 
     def _refuse_dtd(self, name: str, *ids: Any) -> None:
         raise defusedxml.DTDForbidden(name, *ids[:2])
