@@ -847,3 +847,21 @@ def test_collecting_a_huge_output_costs_about_what_reading_it_does(tmp_path: Pat
         scanned = min(scanned, time.process_time() - start)
     collected = _cpu_seconds(doc)
     assert collected < 3 * scanned, f"iter_tests {collected:.3f} s, scan {scanned:.3f} s"
+
+
+def test_line_and_assertions_beyond_the_servers_bound_are_left_out(tmp_path: Path) -> None:
+    """A count the server would refuse (> 2^31-1) fails a whole batch, and thousands of
+    digits once crashed the parser (Python's int digit limit): both are left out."""
+    report = tmp_path / "counts.xml"
+    report.write_text(
+        '<testsuite name="s">'
+        '<testcase classname="c" name="ok" file="a.py" line="0012" assertions="3"/>'
+        f'<testcase classname="c" name="big" line="{2**31}" assertions="{"9" * 5000}"/>'
+        f'<testcase classname="c" name="edge" line="{2**31 - 1}" assertions="000"/>'
+        "</testsuite>"
+    )
+    tests = {t["name"]: t for t in junit.iter_tests(report)}
+    assert (tests["ok"]["line"], tests["ok"]["assertions"]) == (12, 3)
+    assert "line" not in tests["big"] and "assertions" not in tests["big"]
+    assert (tests["edge"]["line"], tests["edge"]["assertions"]) == (2**31 - 1, 0)
+    assert junit.scan(report).tests == 3
