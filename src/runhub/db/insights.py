@@ -8,9 +8,20 @@ from __future__ import annotations
 from collections.abc import Collection, Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, RowMapping, and_, delete, func, select, union_all
+from sqlalchemy import (
+    BigInteger,
+    Connection,
+    RowMapping,
+    and_,
+    bindparam,
+    delete,
+    func,
+    literal,
+    select,
+    union_all,
+)
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.sql.elements import BindParameter, ColumnElement
 
 from runhub.db.schema import (
     automation_case_health,
@@ -39,10 +50,13 @@ def _chunks(ids: Collection[int], size: int = _CHUNK) -> Iterable[list[int]]:
 
 
 def result_id_range(conn: Connection, run_id: int) -> tuple[int, int] | None:
-    """The lowest and highest result id of a run (index run_id, id), or None."""
-    query = select(func.min(results.c.id), func.max(results.c.id)).where(results.c.run_id == run_id)
-    low, high = conn.execute(query).one()
-    return None if low is None else (low, high)
+    """The lowest and highest result id of a run (index run_id, id), or None. Two
+    statements: SQLite reads one end of the index only for a lone min() or max()."""
+    where = results.c.run_id == run_id
+    low = conn.execute(select(func.min(results.c.id)).where(where)).scalar()
+    if low is None:
+        return None
+    return low, conn.execute(select(func.max(results.c.id)).where(where)).scalar_one()
 
 
 def case_results_in_run(
@@ -50,19 +64,27 @@ def case_results_in_run(
 ) -> list[tuple[int, int, int]]:
     """(case_id, status_id, result id) of the given cases' results in a run, in arrival
     order. Read through the (case_id, id) index within the run's id range, so it costs
-    the cases' results in that range, not the run's or the cases' whole history."""
+    the cases' results in that range, not the run's or the cases' whole history.
+
+    The values are written into the statement: PostgreSQL's generic plan of a prepared
+    statement (psycopg prepares one after 5 executions) does not know how narrow the id
+    range is, and reads the whole range of the run through the primary key instead
+    (120 ms instead of 1.5 ms for 100 cases of a 100,000-test run)."""
     span = result_id_range(conn, run_id)
     if span is None or not case_ids:
         return []
+    low, high = (literal(value, BigInteger, literal_execute=True) for value in span)
     found: list[tuple[int, int, int]] = []
     for chunk in _chunks(case_ids):
-        query = select(results.c.case_id, results.c.status_id, results.c.id).where(
-            results.c.case_id.in_(chunk),
-            results.c.id.between(*span),
-            results.c.run_id == run_id,
+        ids: BindParameter[list[int]] = bindparam(
+            "case_ids", chunk, expanding=True, literal_execute=True
         )
-        if conn.dialect.name == "sqlite":  # else it may walk the run's (run_id, id) range
-            query = query.with_hint(results, "INDEXED BY ix_automation_run_tests_case", "sqlite")
+        query = select(results.c.case_id, results.c.status_id, results.c.id).where(
+            results.c.case_id.in_(ids),
+            results.c.id.between(low, high),
+            # "+ 0": not an index term, else the planners walk the run's (run_id, id) range
+            (results.c.run_id + 0) == literal(run_id, BigInteger, literal_execute=True),
+        )
         found += [(row[0], row[1], row[2]) for row in conn.execute(query)]
     found.sort(key=lambda row: row[2])
     return found
