@@ -5,13 +5,15 @@ Every text in a chart (titles, tooltips, axis labels) is escaped: names are user
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from markupsafe import Markup, escape
 
-WIDTH, HEIGHT, PAD_LEFT, PAD_RIGHT, PAD_TOP, PAD_BOTTOM = 720, 184, 48, 12, 14, 38
+WIDTH, HEIGHT, PAD_LEFT, PAD_RIGHT, PAD_TOP, PAD_BOTTOM = 720, 184, 80, 24, 14, 38
 X_TICKS = 6  # labelled points on the x axis at most (first and last included)
+# A y axis label: a format string for the value ("{:.0f}%") or a function of it.
+UnitLabel = str | Callable[[float], str]
 
 
 @dataclass(frozen=True)
@@ -22,6 +24,18 @@ class Point:
     color: str = "#3b6fd4"
     x_label: str = ""  # under the x axis, for the labelled points (e.g. "#42")
     current: bool = False  # outlined (bar charts: the result the page is about)
+
+
+def axis_duration(elapsed_us: float) -> str:
+    """A duration short enough for a y axis label: 850 µs, 12 ms, 3.4 s, 2.5 min, 1.2 h."""
+    if elapsed_us < 1000:
+        return f"{elapsed_us:.0f} µs"
+    if elapsed_us < 1_000_000:
+        return f"{elapsed_us / 1000:.0f} ms"
+    seconds = elapsed_us / 1_000_000
+    if seconds < 60:
+        return f"{seconds:.1f} s"
+    return f"{seconds / 60:.1f} min" if seconds < 3600 else f"{seconds / 3600:.1f} h"
 
 
 def tick_indices(count: int, ticks: int = X_TICKS) -> list[int]:
@@ -35,7 +49,7 @@ def tick_indices(count: int, ticks: int = X_TICKS) -> list[int]:
 class _Frame:
     """The plot area, the y grid with its labels and the labelled x axis."""
 
-    def __init__(self, title: str, max_value: float, unit_label: str) -> None:
+    def __init__(self, title: str, max_value: float, unit_label: UnitLabel) -> None:
         self.max_value = max_value or 1.0
         self.plot_w = WIDTH - PAD_LEFT - PAD_RIGHT
         self.plot_h = HEIGHT - PAD_TOP - PAD_BOTTOM
@@ -44,12 +58,13 @@ class _Frame:
             f'aria-label="{escape(title)}">',
             f"<title>{escape(title)}</title>",
         ]
+        label = unit_label.format if isinstance(unit_label, str) else unit_label
         for fraction in (0, 0.5, 1):
             y = self.y(self.max_value * fraction)
             self.parts.append(
                 f'<line class="grid" x1="{PAD_LEFT}" x2="{WIDTH - PAD_RIGHT}" y1="{y:.1f}" '
                 f'y2="{y:.1f}"/><text class="axis" x="{PAD_LEFT - 6}" y="{y + 4:.1f}" '
-                f'text-anchor="end">{escape(unit_label.format(self.max_value * fraction))}</text>'
+                f'text-anchor="end">{escape(label(self.max_value * fraction))}</text>'
             )
 
     def y(self, value: float) -> float:
@@ -57,13 +72,20 @@ class _Frame:
 
     def x_axis(self, xs: Sequence[float], points: Sequence[Point], x_title: str) -> None:
         base = PAD_TOP + self.plot_h
-        for i in tick_indices(len(points)):
+        ticks = tick_indices(len(points))
+        for i in ticks:
             if points[i].x_label:
                 x = xs[i]
+                # The outer labels of a long axis end at its ends, not beyond them.
+                anchor = "middle"
+                if len(ticks) > 2 and i == ticks[0]:
+                    anchor = "start" if x - PAD_LEFT < 20 else anchor
+                elif len(ticks) > 2 and i == ticks[-1]:
+                    anchor = "end" if WIDTH - PAD_RIGHT - x < 20 else anchor
                 self.parts.append(
                     f'<line class="tick" x1="{x:.1f}" x2="{x:.1f}" y1="{base:.1f}" '
                     f'y2="{base + 4:.1f}"/><text class="axis" x="{x:.1f}" y="{base + 16:.1f}" '
-                    f'text-anchor="middle">{escape(points[i].x_label)}</text>'
+                    f'text-anchor="{anchor}">{escape(points[i].x_label)}</text>'
                 )
         if x_title:
             self.parts.append(
@@ -80,7 +102,12 @@ def _linked(element: str, p: Point) -> str:
 
 
 def line_chart(
-    points: Sequence[Point], *, max_value: float, unit_label: str, title: str, x_title: str = ""
+    points: Sequence[Point],
+    *,
+    max_value: float,
+    unit_label: UnitLabel,
+    title: str,
+    x_title: str = "",
 ) -> Markup:
     """A line with a dot per point (linked when `href`), y from 0 to `max_value`, some
     points' `x_label` under the x axis and `x_title` below them."""
@@ -105,7 +132,12 @@ def line_chart(
 
 
 def bar_chart(
-    points: Sequence[Point], *, max_value: float, unit_label: str, title: str, x_title: str = ""
+    points: Sequence[Point],
+    *,
+    max_value: float,
+    unit_label: UnitLabel,
+    title: str,
+    x_title: str = "",
 ) -> Markup:
     """A bar per point (its colour, linked when `href`, outlined when `current`), height
     from 0 to `max_value` (a value of 0 still shows a sliver), labelled x axis."""

@@ -15,7 +15,7 @@ from runhub.errors import invalid
 from runhub.services import insights, results
 from runhub.services.outcomes import BUCKETS
 from runhub.services.paging import PageRequest
-from runhub.web.charts import Point, bar_chart
+from runhub.web.charts import Point, axis_duration, bar_chart
 from runhub.web.common import call, css_color, duration, query_string, render, require_session, when
 
 TEST_FILTERS = ("status", "thread", "folder", "q")
@@ -126,7 +126,7 @@ def history_chart(data: dict, test_id: int) -> Markup:
         )
         points.append(
             Point(
-                (h["elapsed"] or 0) / 1e6,
+                h["elapsed"] or 0,
                 label,
                 f"/results/{h['id']}",
                 css_color(status["color"] if status else None),
@@ -134,11 +134,11 @@ def history_chart(data: dict, test_id: int) -> Markup:
                 current=h["id"] == test_id,
             )
         )
-    max_s = max((p.value for p in points), default=0.0)
+    longest = max((p.value for p in points), default=0.0)
     return bar_chart(
         points,
-        max_value=max_s * 1.1,
-        unit_label="{:.2f} s" if max_s < 1 else "{:.1f} s" if max_s < 10 else "{:.0f} s",
+        max_value=longest * 1.1,
+        unit_label=axis_duration,
         title=f"Duration and status of the last {len(points)} results",
         x_title="Run id, oldest to newest",
     )
