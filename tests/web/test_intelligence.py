@@ -143,6 +143,20 @@ def test_the_stored_summary_and_a_live_count_agree(
     assert _badges(waiting, "regressed") == ["new_failure"]  # badges need no summary
 
 
+def test_a_stored_summary_against_an_older_base_is_not_used(web: Web, engine: Engine) -> None:
+    """A run that completes after a later one becomes that one's base: the page counts
+    again against it instead of showing the stored counts."""
+    submit(web.api, {"a": P, "b": P})
+    slow = submit(web.api, {"a": F, "b": P}, complete=False)
+    run = submit(web.api, {"a": P, "b": F})
+    analyze_pending(engine, HealthRules())
+    assert _bucket_counts(web["viewer"].get(f"/runs/{run}").text)["new_failure"] == 1
+    assert web.api.post(f"/automation/runs/{slow}/complete").status_code == 204
+    page = web["viewer"].get(f"/runs/{run}").text
+    assert f'Compared with <a href="/runs/{slow}">' in page
+    assert _bucket_counts(page)["new_failure"] == 1 and _bucket_counts(page)["fixed"] == 1
+
+
 def test_a_running_run_is_compared_live_and_a_first_run_has_no_base(web: Web) -> None:
     first = submit(web.api, {"a": P, "b": P}, branch="main")
     page = web["viewer"].get(f"/runs/{first}").text
