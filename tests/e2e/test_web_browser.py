@@ -1,14 +1,16 @@
 """The web UI in a real browser (Debian's Chromium driven by Playwright) against the real
 server: sign in, open a run submitted through the API, filter to failures, open a failing
 test, create a token in the profile and use it against the API, sign out. Also: the API
-docs render the OpenAPI document, long unbroken words wrap at desktop width, and the runs
-lists fit a phone.
+docs render the OpenAPI document, long unbroken words wrap at desktop width, the runs
+lists fit a phone, and a run's test intelligence (badges, its changes, the compare page, a
+flaky test's health) shows on a designed history, at desktop and phone width.
 
 Screenshots of the pages are saved to test-artifacts/ (ignored by git)."""
 
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -312,3 +314,113 @@ def test_runs_lists_at_phone_width(sqlite_server: ServerProcess, browser: Browse
 def _source_of(server: ServerProcess, run_id: int) -> int:
     with server.client() as api:
         return api.get(f"/automation/runs/{run_id}").json()["result"]["source_id"]
+
+
+# A designed history: six runs of one source on main; the last is the run under test.
+_HISTORY = {
+    "test_flaky_checkout": "PFPFPF",  # flips every run: flaky, and failed now
+    "test_refund_total": "PPPPPF",  # a new failure
+    "test_login": "PPPPPP",
+    "test_fixed_search": "FFFFFP",  # fixed
+}
+
+
+def _submit_history(server: ServerProcess) -> list[int]:
+    """The runs of _HISTORY (oldest first), once the server has folded them into health."""
+    run_ids = []
+    with server.client() as api:
+        for i in range(6):
+            fields = [
+                {"type": 1, "name": "Commit", "value": f"{i + 1:x}" * 8},
+                {"type": 1, "name": "Branch", "value": "main"},
+            ]
+            body = {"name": f"CI #{100 + i}", "source": "shop-api", "fields": fields}
+            response = api.post(f"/projects/{server.project_id}/automation/runs", json=body)
+            run_id = response.json()["id"]
+            thread_id = api.post(f"/automation/runs/{run_id}/threads", json={}).json()["id"]
+            tests = [
+                make_test(name, "passed" if outcomes[i] == "P" else "failed", folder="shop.api")
+                for name, outcomes in _HISTORY.items()
+            ]
+            append = api.post(f"/automation/runs/threads/{thread_id}/append", json={"tests": tests})
+            assert append.status_code == 204
+            assert api.post(f"/automation/runs/{run_id}/complete", json={}).status_code == 204
+            run_ids.append(run_id)
+        path = f"/projects/{server.project_id}/automation/cases/health"
+        for _ in range(100):  # the server folds completed runs in every second
+            found = {i["name"]: i for i in api.get(path).json()["result"]}
+            if found.get("test_flaky_checkout", {}).get("results_considered") == 6:
+                return run_ids
+            time.sleep(0.1)
+    raise AssertionError(f"the runs were not analysed\n{server.output()}")
+
+
+def test_run_badges_and_compare_page(
+    live_server: ServerProcess, browser: Browser, request: pytest.FixtureRequest
+) -> None:
+    run_ids = _submit_history(live_server)
+    run_id, backend = run_ids[-1], request.node.callspec.params.get("db_url", "db")
+    ARTIFACTS.mkdir(exist_ok=True)
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    _sign_in(page, live_server)
+
+    page.goto(live_server.base_url + f"/runs/{run_id}")
+    row = page.locator("table.tests tr", has_text="test_refund_total")
+    expect(row.locator(".ibadge")).to_have_text(["New failure"])
+    flaky = page.locator("table.tests tr", has_text="test_flaky_checkout")
+    expect(flaky.locator(".ibadge")).to_have_text(["Flaky"])
+    fixed = page.locator("table.tests tr", has_text="test_fixed_search")
+    expect(fixed.locator(".ibadge")).to_have_text(["Fixed"])
+    expect(page.locator("[data-triage]")).to_contain_text("1 new failure, 1 flaky failure")
+    expect(page.get_by_text(f"Compared with run #{run_ids[-2]}")).to_be_visible()
+    expect(page.get_by_role("link", name=f"‹ Previous run #{run_ids[-2]}")).to_be_visible()
+    page.screenshot(path=str(ARTIFACTS / f"intel-run-{backend}.png"), full_page=True)
+
+    # The new failures' list, then the compare page with another base.
+    page.locator('a[data-bucket="new_failure"]').first.click()
+    section = page.locator("section", has=page.locator("#changes-h"))
+    expect(section.locator("table.changes-list tbody tr")).to_have_count(2)
+    page.get_by_role("link", name="compare with another run").click()
+    expect(page).to_have_url(re.compile(rf"/runs/{run_id}/compare$"))
+    page.get_by_role("combobox", name="Base run").select_option(str(run_ids[0]))
+    expect(page).to_have_url(re.compile(rf"base={run_ids[0]}"))
+    expect(page.locator('[data-bucket-count="new_failure"]')).to_have_text("2")
+    expect(page.locator('[data-bucket-count="fixed"]')).to_have_text("1")
+    page.screenshot(path=str(ARTIFACTS / f"intel-compare-{backend}.png"), full_page=True)
+
+    # A flaky test's result page: its health, evidence and history chart.
+    page.goto(live_server.base_url + f"/runs/{run_id}")
+    page.get_by_role("link", name="test_flaky_checkout").click()
+    expect(page.locator('[data-evidence="flips"]')).to_contain_text("Its outcome keeps changing")
+    expect(page.locator("[data-broke]")).to_contain_text(f"run #{run_ids[-2]}")
+    expect(page.locator("svg.chart rect")).to_have_count(6)
+    page.screenshot(path=str(ARTIFACTS / f"intel-result-{backend}.png"), full_page=True)
+    page.goto(live_server.base_url + f"/projects/{live_server.project_id}/tests")
+    expect(page.locator("table.tests-list tbody tr")).to_have_count(1)
+    page.screenshot(path=str(ARTIFACTS / f"intel-tests-{backend}.png"), full_page=True)
+    assert errors == []
+    context.close()
+
+    # At phone width nothing scrolls sideways.
+    context = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True)
+    page = context.new_page()
+    _sign_in(page, live_server)
+    with live_server.client() as api:
+        tests = api.get(f"/automation/runs/{run_id}/tests").json()["result"]
+        result_id = next(t["id"] for t in tests if t["name"] == "test_flaky_checkout")
+    source_id = _source_of(live_server, run_id)
+    for name, path in (
+        ("run", f"/runs/{run_id}?changes=new_failure"),
+        ("compare", f"/runs/{run_id}/compare?base={run_ids[0]}"),
+        ("result", f"/results/{result_id}"),
+        ("tests", f"/projects/{live_server.project_id}/tests?tab=failing"),
+        ("source", f"/sources/{source_id}"),
+    ):
+        page.goto(live_server.base_url + path)
+        page.screenshot(path=str(ARTIFACTS / f"intel-phone-{name}-{backend}.png"), full_page=True)
+        width = page.evaluate("document.documentElement.scrollWidth")
+        assert width <= 390, (name, width)
+    context.close()

@@ -38,6 +38,18 @@ def _pages(web: Web, sample: Sample) -> dict[str, dict[str, int]]:
         f"{run}/counts.json": project,
         f"/results/{sample.failed_test_id}": project,
         f"/sources/{sample.source_id}": project,
+        f"{run}?changes=new_failure,fixed&changes_page=1": project,
+        f"{run}/compare": project,
+        f"{run}/compare?base={sample.run_id}&bucket=missing&page=1": project,
+        f"/projects/{web.api.project_id}/tests": project,
+        f"/projects/{web.api.project_id}/tests?tab=slowest&source_id={sample.source_id}"
+        "&branch=main&per_page=25&page=1": project,
+        f"/projects/{web.api.other_project_id}/tests": {
+            **project,
+            "member": 404,
+            "viewer": 404,
+            "outsider": 200,
+        },  # fmt: skip
         "/admin/users": admins,
         "/admin/projects": admins,
         "/admin/statuses": admins,
@@ -45,6 +57,8 @@ def _pages(web: Web, sample: Sample) -> dict[str, dict[str, int]]:
         "/runs/999999": dict.fromkeys(ROLES, 404),
         "/results/999999": dict.fromkeys(ROLES, 404),
         "/sources/999999": dict.fromkeys(ROLES, 404),
+        "/runs/999999/compare": dict.fromkeys(ROLES, 404),
+        "/projects/999999/tests": dict.fromkeys(ROLES, 404),
         "/runs/abc": dict.fromkeys(ROLES, 404),
         "/no/such/page": dict.fromkeys(ROLES, 404),
     }
@@ -80,6 +94,9 @@ def test_bad_filter_values_get_an_html_422(web: Web, sample: Sample) -> None:
         f"/projects/{web.api.project_id}?created_after=yesterday",
         f"/runs/{sample.run_id}?status=99",
         f"/runs/{sample.run_id}?thread=x",
+        f"/runs/{sample.run_id}?changes=everything",
+        f"/runs/{sample.run_id}/compare?base=-1",
+        f"/projects/{web.api.project_id}/tests?tab=fastest",
     ):
         response = web["admin"].get(path)
         assert response.status_code == 422, path
@@ -96,7 +113,9 @@ def test_thread_of_another_run_is_404(web: Web, sample: Sample) -> None:
 def test_viewer_sees_no_write_controls(web: Web, sample: Sample) -> None:
     """The UI never writes runs; a viewer's pages post nothing but sign-out and profile."""
     for path in ("/", f"/projects/{web.api.project_id}", f"/runs/{sample.run_id}",
-                 f"/results/{sample.failed_test_id}", f"/sources/{sample.source_id}"):  # fmt: skip
+                 f"/results/{sample.failed_test_id}", f"/sources/{sample.source_id}",
+                 f"/runs/{sample.run_id}/compare", f"/projects/{web.api.project_id}/tests",
+                 f"/runs/{sample.run_id}?changes=new_failure"):  # fmt: skip
         page = web["viewer"].get(path).text
         actions = set(re.findall(r'<form method="post" action="([^"]+)"', page))
         assert actions == {"/signout"}, (path, actions)

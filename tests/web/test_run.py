@@ -13,6 +13,11 @@ def _names(html: str) -> list[str]:
     return re.findall(r'<a href="/results/\d+">([^<]+)</a>', html)
 
 
+def _bars(html: str) -> list[tuple[str, str]]:
+    """(result id, ' class="current"' or '') of each bar of a history chart."""
+    return re.findall(r'<a href="/results/(\d+)"><rect( class="current")?', html)
+
+
 def test_run_page_shows_header_counts_fields_and_failures_first(web: Web, sample: Sample) -> None:
     page = web["viewer"].get(f"/runs/{sample.run_id}").text
     assert "Nightly" in page and "backend" in page and "Linux" in page and "nightly" in page
@@ -109,7 +114,7 @@ def test_result_page_shows_failure_artifacts_file_line_and_history(
     assert '<pre class="console highlight">AssertionError: 1 != 2</pre>' in page
     assert '<img class="artifact-image" src="https://ci.example.com/shot.png"' in page
     assert "tests/test_other.py:12" in page
-    assert page.count('class="hcell') == 1
+    assert len(_bars(page)) == 1
 
 
 def test_history_links_results_of_the_same_case_across_runs(web: Web, sample: Sample) -> None:
@@ -123,10 +128,11 @@ def test_history_links_results_of_the_same_case_across_runs(web: Web, sample: Sa
     thread_id = api.create_thread(other_source)
     assert api.append(thread_id, [make_test("test_broken", folder="pkg.Other")]).status_code == 204
     page = web["viewer"].get(f"/results/{sample.failed_test_id}").text
-    cells = re.findall(r'<li><a href="/runs/(\d+)" class="hcell( current)?"', page)
-    assert len(cells) == 4  # the same source and key only
-    assert cells[0] == (str(sample.run_id), " current")  # oldest first
-    assert "2.0 s" in page
+    bars = _bars(page)
+    assert len(bars) == 4  # the same source and key only
+    assert bars[0] == (str(sample.failed_test_id), ' class="current"')  # oldest first
+    assert f"Run #{sample.run_id} Nightly: Failed, 1 ms" in page  # on hover
+    assert "Run #" in page and ": Passed, 2.0 s" in page
 
 
 def test_numeric_character_references_are_shown_decoded_and_stored_as_sent(web: Web) -> None:

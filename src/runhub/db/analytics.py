@@ -14,6 +14,7 @@ from runhub.db.schema import (
     analysis_queue,
     automation_case_health,
     automation_cases,
+    automation_run_changes,
     automation_run_tests,
     automation_runs,
 )
@@ -145,8 +146,10 @@ def queued_count(conn: Connection) -> int:
 
 
 def requeue_all(conn: Connection) -> int:
-    """Forget all case health and queue every completed run again; returns how many."""
+    """Forget all case health and run change summaries, and queue every completed run
+    again; returns how many."""
     conn.execute(delete(health))
+    conn.execute(delete(automation_run_changes))
     conn.execute(delete(analysis_queue))
     completed = select(runs.c.id, func.current_timestamp()).where(runs.c.is_completed.is_(True))
     conn.execute(analysis_queue.insert().from_select(["run_id", "queued_at"], completed))

@@ -452,6 +452,30 @@ automation_case_health = Table(
     ),
 )
 
+# What changed in a completed run against its base run, counted when the run is folded
+# into test health (services.run_summary), so that the run page of a 100,000-test run need
+# not compare every result on each view. `rules` names the passed and failed statuses the
+# counts were made with; a summary made under other rules, or against another base, is
+# not used.
+automation_run_changes = Table(
+    "automation_run_changes",
+    metadata,
+    Column("run_id", BigInteger, primary_key=True, autoincrement=False),
+    Column("base_run_id", BigInteger),
+    Column("rules", String(200), nullable=False),
+    Column("new_failure", Integer, nullable=False),
+    Column("still_failing", Integer, nullable=False),
+    Column("fixed", Integer, nullable=False),
+    Column("new_test", Integer, nullable=False),
+    Column("missing", Integer, nullable=False),
+    # Tests whose outcome here failed, and those of them that are known flaky (health on
+    # all branches, as it stood after this run was folded in); the new failures among them.
+    Column("failures", Integer, nullable=False),
+    Column("flaky_failures", Integer, nullable=False),
+    Column("flaky_new_failures", Integer, nullable=False),
+    _ts("computed_at", nullable=False),
+)
+
 # Quarantine (README "Quarantine"): known-flaky tests that CI may ignore, on the record.
 # Entries are never deleted: ending one sets removed_at/removed_by; one past expires_at is
 # inactive. At most one active entry per case (checked under the case's row lock).

@@ -121,7 +121,8 @@ def result_by_id(conn: Connection, test_id: int) -> RowMapping | None:
 
 
 def case_history(conn: Connection, case_id: int, limit: int) -> list[RowMapping]:
-    """The case's newest results (index case_id, id) with their runs, newest first."""
+    """The case's newest results (index case_id, id) with their runs' names and commits,
+    newest first."""
     query = (
         select(
             results.c.id,
@@ -130,6 +131,7 @@ def case_history(conn: Connection, case_id: int, limit: int) -> list[RowMapping]
             results.c.elapsed,
             results.c.created_at,
             runs.c.name.label("run_name"),
+            runs.c.vcs_commit.label("commit"),
         )
         .join(runs, runs.c.id == results.c.run_id)
         .where(results.c.case_id == case_id)

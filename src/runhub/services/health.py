@@ -53,8 +53,11 @@ def rules_from(settings: Settings) -> HealthRules:
 
 
 def analyze_pending(engine: Engine, rules: HealthRules, max_runs: int | None = None) -> int:
-    """Fold queued runs into case health until the queue is empty (or `max_runs` were
-    done); returns how many runs were taken."""
+    """Fold queued runs into case health, and store each one's change summary, until the
+    queue is empty (or `max_runs` were done); returns how many runs were taken."""
+    # Imported here: run_summary uses services.changes, which uses this module.
+    from runhub.services import run_summary
+
     done = 0
     while max_runs is None or done < max_runs:
         with write_tx(engine) as conn:
@@ -62,6 +65,7 @@ def analyze_pending(engine: Engine, rules: HealthRules, max_runs: int | None = N
             if run_id is None:
                 return done
             analyze_run(conn, run_id, rules)
+            run_summary.store(conn, run_id)  # after the run's health: it counts flaky ones
             db.dequeue(conn, run_id)
         done += 1
     return done

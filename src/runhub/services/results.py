@@ -24,7 +24,7 @@ from runhub.services.access import Principal, can_see_project
 from runhub.services.runs import RUN_EXPANDS, get_run, visible_run
 from runhub.services.statuses import FAILURE, SUCCESS, StatusTable
 
-HISTORY_LENGTH = 50
+HISTORY_LENGTH = 100
 TESTS_PER_PAGE = 100
 
 
@@ -153,6 +153,7 @@ def _page_by_status(
 def _test_row(row: Any, table: StatusTable) -> dict[str, Any]:
     return {
         "id": row["id"],
+        "case_id": row["case_id"],
         "thread_id": row["thread_id"],
         "name": row["name"],
         "folder": row["folder"],
@@ -165,7 +166,7 @@ def _test_row(row: Any, table: StatusTable) -> dict[str, Any]:
 
 
 def result_view(engine: Engine, who: Principal, test_id: int) -> dict[str, Any]:
-    """One test result: fields, artifacts, its run, and the case's last 50 results."""
+    """One test result: fields, artifacts, its run, and the case's last 100 results."""
     with read_tx(engine) as conn:
         row = views.result_by_id(conn, test_id)
         if row is None or not can_see_project(conn, who, row["project_id"]):

@@ -24,6 +24,7 @@ from runhub.web.common import (
 )
 
 RUN_PAGE_SIZES = (15, 25, 50, 100)
+RUN_AXIS = "Run id, oldest to newest"
 RUN_FILTERS = (
     "source_id",
     "config_id",
@@ -101,18 +102,24 @@ async def source_page(request: Request) -> Response:
         color = colors["failed"] if r["status"] == FAILURE else colors["passed"]
         label = f"#{r['id']} {r['name']}: {rate:.1f}% passed, {duration(r['elapsed'])}"
         href = f"/runs/{r['id']}"
-        rate_points.append(Point(rate, label, href, color))
-        time_points.append(Point((r["elapsed"] or 0) / 1e6, label, href, color))
+        x_label = f"#{r['id']}"
+        rate_points.append(Point(rate, label, href, color, x_label))
+        time_points.append(Point((r["elapsed"] or 0) / 1e6, label, href, color, x_label))
     max_s = max((p.value for p in time_points), default=0.0)
     charts = {
         "pass_rate": line_chart(
-            rate_points, max_value=100, unit_label="{:.0f}%", title="Pass rate per run"
+            rate_points,
+            max_value=100,
+            unit_label="{:.0f}%",
+            title="Pass rate per run",
+            x_title=RUN_AXIS,
         ),
         "duration": line_chart(
             time_points,
             max_value=max_s * 1.1,
             unit_label="{:.1f} s" if max_s < 10 else "{:.0f} s",
             title="Duration per run",
+            x_title=RUN_AXIS,
         ),
     }
     pass_rates = [p.value for p in rate_points]

@@ -1,7 +1,10 @@
-"""A run (header, counts, fields, threads, tests), its polled counts, and one test result."""
+"""A run (header, counts, comparison with its base, fields, threads, tests and their
+badges, a changes list), its polled counts, and one test result (with its case's health
+and a chart of its history)."""
 
 from __future__ import annotations
 
+from markupsafe import Markup
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -9,10 +12,27 @@ from runhub.api import params
 from runhub.api.common import json_response, path_id
 from runhub.db.schema import STATUS_SLOTS
 from runhub.errors import invalid
-from runhub.services import results
-from runhub.web.common import call, query_string, render, require_session
+from runhub.services import insights, results
+from runhub.services.outcomes import BUCKETS
+from runhub.services.paging import PageRequest
+from runhub.web.charts import Point, axis_duration, bar_chart
+from runhub.web.common import call, css_color, duration, query_string, render, require_session, when
 
 TEST_FILTERS = ("status", "thread", "folder", "q")
+CHANGE_FILTERS = ("changes", "changes_page")
+CHANGES_PER_PAGE = 50
+
+
+def changes_request(
+    request: Request, bucket_name: str, page_name: str
+) -> tuple[list[str] | None, PageRequest]:
+    """The bucket filter and page of a changes list (a bad bucket name is a 422 page)."""
+    q = request.query_params
+    buckets = params.name_list(q, bucket_name, BUCKETS)
+    page = params.positive_int(q, page_name) or 1
+    if page > 1_000_000:
+        raise invalid(page_name, f"The {page_name} parameter is too large.")
+    return buckets, PageRequest(page, CHANGES_PER_PAGE)
 
 
 def _test_filter(request: Request) -> results.TestFilter:
@@ -36,11 +56,19 @@ async def run_page(request: Request) -> Response:
     session = await require_session(request)
     run_id = path_id(request, "run_id")
     test_filter = _test_filter(request)
-    run = await call(request, results.run_view, session.principal, run_id)
-    tests = await call(request, results.run_tests, session.principal, run_id, test_filter)
+    buckets, changes_page = changes_request(request, "changes", "changes_page")
+    who = session.principal
+    run = await call(request, results.run_view, who, run_id)
+    tests = await call(request, results.run_tests, who, run_id, test_filter)
+    intel = await call(request, insights.run_insights, who, run_id, tests["tests"])
+    listing = None
+    if buckets:
+        listing = await call(
+            request, insights.changes_list, who, run_id, changes_page, base_id=None, buckets=buckets
+        )
     item, expands = run["result"], run["expands"]
     q = request.query_params
-    current = {k: q[k] for k in TEST_FILTERS if q.get(k)}
+    current = {k: q[k] for k in TEST_FILTERS + CHANGE_FILTERS if q.get(k)}
     failed_ids = ",".join(str(s["id"]) for s in tests["statuses"] if s["is_failed"])
     return render(
         request,
@@ -57,8 +85,13 @@ async def run_page(request: Request) -> Response:
             "filters": current,
             "filter": test_filter,
             "failed_ids": failed_ids,
+            "intel": intel,
+            "listing": listing,
+            "buckets": BUCKETS,
             "page_url": lambda page: query_string(current, page=page),
             "filter_url": lambda **changes: query_string(current, page=None, **changes),
+            "changes_url": lambda bucket: query_string(current, changes=bucket, changes_page=None),
+            "changes_page_url": lambda page: query_string(current, changes_page=page),
         },
     )
 
@@ -71,5 +104,41 @@ async def run_counts(request: Request) -> Response:
 
 async def result_page(request: Request) -> Response:
     session = await require_session(request)
-    data = await call(request, results.result_view, session.principal, path_id(request, "test_id"))
-    return render(request, "result.html", data)
+    test_id = path_id(request, "test_id")
+    data = await call(request, results.result_view, session.principal, test_id)
+    intel = await call(request, insights.result_insights, session.principal, test_id)
+    return render(
+        request, "result.html", {**data, "intel": intel, "chart": history_chart(data, test_id)}
+    )
+
+
+def history_chart(data: dict, test_id: int) -> Markup:
+    """The case's last results as bars: height the duration, colour the status, the run,
+    status, duration, commit and time on hover; linked to each result."""
+    statuses, points = data["statuses"], []
+    for h in data["history"]:
+        status = statuses.get(h["status_id"])
+        name = status["name"] if status else str(h["status_id"])
+        commit = f" · commit {h['commit'][:12]}" if h["commit"] else ""
+        label = (
+            f"Run #{h['run_id']} {h['run_name']}: {name}, {duration(h['elapsed'])}{commit}"
+            f" · {when(h['created_at'])}"
+        )
+        points.append(
+            Point(
+                h["elapsed"] or 0,
+                label,
+                f"/results/{h['id']}",
+                css_color(status["color"] if status else None),
+                f"#{h['run_id']}",
+                current=h["id"] == test_id,
+            )
+        )
+    longest = max((p.value for p in points), default=0.0)
+    return bar_chart(
+        points,
+        max_value=longest * 1.1,
+        unit_label=axis_duration,
+        title=f"Duration and status of the last {len(points)} results",
+        x_title="Run id, oldest to newest",
+    )
