@@ -7,9 +7,9 @@ from collections.abc import Collection, Iterable, Sequence
 from typing import Any
 
 from sqlalchemy import Connection, RowMapping, and_, delete, func, select, text
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.sql.elements import ColumnElement
 
+from runhub.db import ingest
 from runhub.db.schema import (
     analysis_queue,
     automation_case_health,
@@ -155,6 +155,14 @@ def lock_source_analysis(conn: Connection, source_id: int) -> None:
 
 def health_windows(conn: Connection, case_ids: Sequence[int], branch: str) -> dict[int, str]:
     """The stored window (JSON) of each case that has one on `branch`."""
+    if conn.dialect.name == "postgresql":
+        # One statement, the ids as one array joined to the table. Not IN lists of bound
+        # ids: psycopg prepares a statement run 5 times, PostgreSQL may then plan it
+        # generically, and a generic plan that scans the table (as it does before the table
+        # has statistics) compares every row with every id of the list: ~10 s for the
+        # windows of one 20,000-test run (bench/README.md "Test intelligence").
+        rows = conn.execute(_PG_HEALTH_WINDOWS, {"ids": list(case_ids), "branch": branch})
+        return {case_id: window for case_id, window in rows}
     found: dict[int, str] = {}
     for chunk in _chunks(sorted(case_ids)):
         query = select(health.c.case_id, health.c.window).where(
@@ -162,6 +170,12 @@ def health_windows(conn: Connection, case_ids: Sequence[int], branch: str) -> di
         )
         found.update({case_id: window for case_id, window in conn.execute(query)})
     return found
+
+
+_PG_HEALTH_WINDOWS = text(
+    'SELECT h.case_id, h."window" FROM unnest(CAST(:ids AS BIGINT[])) AS u(case_id)'
+    " JOIN automation_case_health h ON h.case_id = u.case_id AND h.branch = :branch"
+)
 
 
 def run_commits(conn: Connection, run_ids: Collection[int]) -> dict[int, str | None]:
@@ -172,23 +186,50 @@ def run_commits(conn: Connection, run_ids: Collection[int]) -> dict[int, str | N
     return found
 
 
+_HEALTH_COLUMNS = (
+    "case_id", "branch", "project_id", "source_id", "state", "flip_rate", "failure_rate",
+    "results_considered", "last_status_id", "window", "evidence", "updated_at",
+)  # fmt: skip
+_HEALTH_TYPES = (
+    "bigint", "varchar", "bigint", "bigint", "smallint", "float8", "float8", "integer",
+    "smallint", "text", "text", "timestamp",
+)  # fmt: skip
+_HEALTH_CHANGED = ", ".join(f'"{c}" = excluded."{c}"' for c in _HEALTH_COLUMNS[4:])
+_HEALTH_NAMES = ", ".join(f'"{c}"' for c in _HEALTH_COLUMNS)
+_PG_UPSERT_HEALTH = (
+    f"INSERT INTO automation_case_health ({_HEALTH_NAMES}) SELECT * FROM unnest("
+    + ", ".join(f"%s::{t}[]" for t in _HEALTH_TYPES)
+    + f") ON CONFLICT (case_id, branch) DO UPDATE SET {_HEALTH_CHANGED}"
+)
+_SQLITE_UPSERT_HEALTH = (
+    f"INSERT INTO automation_case_health ({_HEALTH_NAMES}) VALUES"
+    f" ({', '.join('?' * len(_HEALTH_COLUMNS))})"
+    f" ON CONFLICT (case_id, branch) DO UPDATE SET {_HEALTH_CHANGED}"
+)
+
+
 def upsert_health(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
+    """Insert or replace health rows (at most one per case and branch). Raw rows to the
+    driver, as the ingest path does: PostgreSQL one INSERT ... SELECT FROM unnest(arrays)
+    per 5,000 rows (executemany took ~1.8 s for 20,000 rows), SQLite executemany."""
     if not rows:
         return
-    insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
-    statement = insert(health)
-    changed = {
-        name: statement.excluded[name]
-        for name in (
-            "state", "flip_rate", "failure_rate", "results_considered", "last_status_id",
-            "window", "evidence", "updated_at",
-        )  # fmt: skip
-    }
-    statement = statement.on_conflict_do_update(
-        index_elements=[health.c.case_id, health.c.branch], set_=changed
-    )
-    for start in range(0, len(rows), 2000):
-        conn.execute(statement, list(rows[start : start + 2000]))
+    if conn.dialect.name == "postgresql":
+        for start in range(0, len(rows), 5000):
+            part = rows[start : start + 5000]
+            columns = [[row[c] for row in part] for c in _HEALTH_COLUMNS]
+            conn.exec_driver_sql(_PG_UPSERT_HEALTH, tuple(columns))
+        return
+    stamps: dict[Any, Any] = {}
+    tuples = []
+    for row in rows:
+        values = [row[c] for c in _HEALTH_COLUMNS]
+        when = values[-1]
+        if when not in stamps:
+            stamps[when] = ingest.time_param(conn, when)
+        values[-1] = stamps[when]
+        tuples.append(tuple(values))
+    conn.exec_driver_sql(_SQLITE_UPSERT_HEALTH, tuples)
 
 
 def _health_filter(
