@@ -399,6 +399,7 @@ class Read:
 
 
 def time_http(client: Http, read: Read, warmup: int = 10) -> dict[str, float]:
+    client.conn.close()  # a new connection (the server drops one idle for 5 s); warmed up
     for path, _ in read.samples[:warmup]:
         client.call("GET", path)
     times = []
