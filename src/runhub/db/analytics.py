@@ -286,13 +286,15 @@ def list_health(
 ) -> tuple[int, list[RowMapping]]:
     where = _health_filter(project_id, branch, states, source_ids)
     total = conn.execute(select(func.count()).select_from(health).where(where)).scalar_one()
+    order = (health.c.state, health.c.flip_rate.desc(), health.c.case_id)
+    # The page's cases first, from the list index alone; then only their rows and cases
+    # (the rows skipped by the offset are never read or joined).
+    page = select(health.c.case_id).where(where).order_by(*order).offset(offset).limit(limit)
     query = (
         select(health, cases.c.key, cases.c.name, cases.c.folder)
         .join(cases, cases.c.id == health.c.case_id)
-        .where(where)
-        .order_by(health.c.state, health.c.flip_rate.desc(), health.c.case_id)
-        .offset(offset)
-        .limit(limit)
+        .where(health.c.branch == branch, health.c.case_id.in_(page.scalar_subquery()))
+        .order_by(*order)
     )
     return total, list(conn.execute(query).mappings())
 
