@@ -222,16 +222,17 @@ _HEALTH_COLUMNS = (
     "case_id", "branch", "project_id", "source_id", "state", "flip_rate", "failure_rate",
     "results_considered", "last_status_id", "window", "evidence", "updated_at",
 )  # fmt: skip
-_HEALTH_TYPES = (
-    "bigint", "varchar", "bigint", "bigint", "smallint", "float8", "float8", "integer",
-    "smallint", "text", "text", "timestamp",
-)  # fmt: skip
 _HEALTH_CHANGED = ", ".join(f'"{c}" = excluded."{c}"' for c in _HEALTH_COLUMNS[4:])
 _HEALTH_NAMES = ", ".join(f'"{c}"' for c in _HEALTH_COLUMNS)
+# PostgreSQL: rows are copied into a temporary table of the session (emptied again at once,
+# and at every commit), then upserted from it in one statement.
+_PG_HEALTH_STAGE = (
+    "CREATE TEMPORARY TABLE IF NOT EXISTS health_upsert"
+    " (LIKE automation_case_health) ON COMMIT DELETE ROWS"
+)
 _PG_UPSERT_HEALTH = (
-    f"INSERT INTO automation_case_health ({_HEALTH_NAMES}) SELECT * FROM unnest("
-    + ", ".join(f"%s::{t}[]" for t in _HEALTH_TYPES)
-    + f") ON CONFLICT (case_id, branch) DO UPDATE SET {_HEALTH_CHANGED}"
+    f"INSERT INTO automation_case_health ({_HEALTH_NAMES}) SELECT {_HEALTH_NAMES}"
+    f" FROM health_upsert ON CONFLICT (case_id, branch) DO UPDATE SET {_HEALTH_CHANGED}"
 )
 _SQLITE_UPSERT_HEALTH = (
     f"INSERT INTO automation_case_health ({_HEALTH_NAMES}) VALUES"
@@ -242,15 +243,20 @@ _SQLITE_UPSERT_HEALTH = (
 
 def upsert_health(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
     """Insert or replace health rows (at most one per case and branch). Raw rows to the
-    driver, as the ingest path does: PostgreSQL one INSERT ... SELECT FROM unnest(arrays)
-    per 5,000 rows (executemany took ~1.8 s for 20,000 rows), SQLite executemany."""
+    driver, as the ingest path does: PostgreSQL COPY into a temporary table and one
+    INSERT ... SELECT ... ON CONFLICT from it (executemany took ~1.8 s for 20,000 rows,
+    INSERT ... SELECT FROM unnest(arrays) ~0.45 s, this ~0.2 s), SQLite executemany."""
     if not rows:
         return
     if conn.dialect.name == "postgresql":
-        for start in range(0, len(rows), 5000):
-            part = rows[start : start + 5000]
-            columns = [[row[c] for row in part] for c in _HEALTH_COLUMNS]
-            conn.exec_driver_sql(_PG_UPSERT_HEALTH, tuple(columns))
+        driver = conn.connection.driver_connection
+        with driver.cursor() as cursor:  # type: ignore[union-attr]
+            cursor.execute(_PG_HEALTH_STAGE)
+            with cursor.copy(f"COPY health_upsert ({_HEALTH_NAMES}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row([row[c] for c in _HEALTH_COLUMNS])
+            cursor.execute(_PG_UPSERT_HEALTH)
+            cursor.execute("TRUNCATE health_upsert")
         return
     stamps: dict[Any, Any] = {}
     tuples = []
