@@ -4,6 +4,8 @@ tests/api/test_intelligence.py."""
 
 from __future__ import annotations
 
+import json
+
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -13,10 +15,12 @@ from runhub.services.outcomes import (
     WindowEntry,
     bucket,
     evaluate,
+    extend_passing_window,
     flip_rate,
     is_infrastructure_failure,
     merged_window,
     run_outcomes,
+    stored_window,
 )
 from runhub.services.vcs import commit_and_branch
 
@@ -137,6 +141,54 @@ def test_flip_rate_counts_changes(passed: list[bool]) -> None:
     assert 0.0 <= rate <= 1.0
     changes = sum(a != b for a, b in zip(passed, passed[1:], strict=False))
     assert rate * (len(passed) - 1) == changes
+
+
+def test_the_stored_window_is_its_json() -> None:
+    entries = window("PF", retry="1") + [WindowEntry(12345678901, True, False, 17)]
+    stored = json.dumps([e.stored() for e in entries], separators=(",", ":"))
+    assert stored_window(entries) == stored and stored_window([]) == "[]"
+    assert [WindowEntry.load(item) for item in json.loads(stored)] == entries
+
+
+@st.composite
+def _windows(draw: st.DrawFn) -> tuple[list[WindowEntry], WindowEntry, dict, HealthRules]:
+    """A stored window (mostly all passes, as most cases are), a run folded into it (mostly
+    a newer run, sometimes one already in it or older), commits and rules."""
+    size = draw(st.integers(0, 40))
+    steps = draw(st.lists(st.integers(1, 3), max_size=size))
+    runs = [sum(steps[: i + 1]) for i in range(len(steps))]
+    mostly_passes = draw(st.booleans())
+    entries = []
+    for run_id in runs:
+        passed = True if mostly_passes else draw(st.booleans())
+        retry = False if mostly_passes else draw(st.booleans())
+        entries.append(WindowEntry(run_id, passed, retry, draw(st.sampled_from([1, 2, 6, 17]))))
+    last = runs[-1] if runs else 0
+    run_id = draw(st.one_of(st.integers(last + 1, last + 5), st.integers(1, last + 1)))
+    passed = draw(st.booleans()) if draw(st.booleans()) else True
+    entry = WindowEntry(run_id, passed, draw(st.booleans()) and not mostly_passes, 1)
+    commits = {r: draw(st.sampled_from(["a", "b", "", None])) for r in [*runs, run_id]}
+    rules = HealthRules(
+        window=draw(st.one_of(st.just(30), st.integers(0, 35))),
+        flip_rate=draw(st.sampled_from([0.3, 0.0, 0.1, 1.0])),
+        flip_min_outcomes=draw(st.integers(0, 8)),
+        broken_streak=draw(st.sampled_from([5, 0, 1, 3])),
+    )
+    return entries, entry, commits, rules
+
+
+@given(_windows())
+def test_the_passing_shortcut_equals_the_full_evaluation(case: tuple) -> None:
+    entries, entry, commits, rules = case
+    quick = extend_passing_window(stored_window(entries), entry, rules)
+    merged = merged_window(entries, entry, rules.window)
+    if quick is not None:
+        assert quick == (stored_window(merged), evaluate(merged, commits, rules))
+    usual = entries and all(e.passed and not e.retry for e in entries)
+    usual = usual and entry.passed and not entry.retry and entry.run_id > entries[-1].run_id
+    usual = usual and len(entries) <= rules.window and rules.window >= 2
+    if usual and rules.flip_rate > 0 and rules.broken_streak >= 1:
+        assert quick is not None  # the shortcut is taken where it applies
 
 
 class _Field:

@@ -7,9 +7,9 @@ from collections.abc import Collection, Iterable, Sequence
 from typing import Any
 
 from sqlalchemy import Connection, RowMapping, and_, delete, func, select, text
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.sql.elements import ColumnElement
 
+from runhub.db import ingest
 from runhub.db.schema import (
     analysis_queue,
     automation_case_health,
@@ -32,13 +32,20 @@ def _chunks(ids: Sequence[int]) -> Iterable[Sequence[int]]:
 
 
 def run_results(conn: Connection, run_id: int) -> list[tuple[int, int, int]]:
-    """(case_id, status_id, result id) of a run's results, in arrival order."""
-    query = (
-        select(results.c.case_id, results.c.status_id, results.c.id)
-        .where(results.c.run_id == run_id)
-        .order_by(results.c.id)
+    """(case_id, status_id, result id) of a run's results, in arrival order. Straight
+    from the driver's cursor (in the connection's transaction): for 20,000 results the
+    SQLAlchemy rows cost as much again as the query."""
+    mark = "%s" if conn.dialect.name == "postgresql" else "?"
+    sql = (
+        "SELECT case_id, status_id, id FROM automation_run_tests"
+        f" WHERE run_id = {mark} ORDER BY id"
     )
-    return [(row[0], row[1], row[2]) for row in conn.execute(query)]
+    cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    try:
+        cursor.execute(sql, (run_id,))
+        return cursor.fetchall()
+    finally:
+        cursor.close()
 
 
 def case_rows(conn: Connection, case_ids: Collection[int]) -> dict[int, RowMapping]:
@@ -92,11 +99,31 @@ def last_passed_runs(
     before_run_id: int,
     passed_ids: Collection[int],
     failed_ids: Collection[int],
+    *,
+    passed_in: int | None = None,
 ) -> dict[int, int]:
     """For each case, the latest run before `before_run_id` whose outcome (last passed or
-    failed result) passed."""
+    failed result) passed. `passed_in`: an earlier run where every one of the cases is
+    known to have passed (the base run of a comparison, for its new failures); then only
+    the results of the runs between the two are read, instead of each case's history."""
     if not case_ids:
         return {}
+    conditions: list[ColumnElement[bool]] = []
+    if passed_in is not None:
+        # Every result of a run after `passed_in` has an id at least the smallest result
+        # id of those runs (each found at the start of its run's index entries).
+        first_id = (
+            select(func.min(results.c.id))
+            .where(results.c.run_id == runs.c.id)
+            .scalar_subquery()
+        )
+        between = select(func.min(first_id)).where(
+            runs.c.id > passed_in, runs.c.id < before_run_id
+        )
+        lowest = conn.execute(between).scalar()
+        if lowest is None:  # no results between the two runs
+            return dict.fromkeys(case_ids, passed_in)
+        conditions += [results.c.run_id > passed_in, results.c.id >= lowest]
     decided = list(passed_ids) + list(failed_ids)
     ranked = (
         select(
@@ -114,6 +141,7 @@ def last_passed_runs(
             results.c.case_id.in_(sorted(case_ids)),
             results.c.run_id < before_run_id,
             results.c.status_id.in_(decided),
+            *conditions,
         )
         .subquery()
     )
@@ -122,7 +150,11 @@ def last_passed_runs(
         .where(ranked.c.rank == 1, ranked.c.status_id.in_(list(passed_ids)))
         .group_by(ranked.c.case_id)
     )
-    return {case_id: run_id for case_id, run_id in conn.execute(query)}
+    found = {case_id: run_id for case_id, run_id in conn.execute(query)}
+    if passed_in is not None:
+        for case_id in case_ids:
+            found.setdefault(case_id, passed_in)
+    return found
 
 
 # --- the analysis queue ----------------------------------------------------------------------
@@ -167,6 +199,14 @@ def lock_source_analysis(conn: Connection, source_id: int) -> None:
 
 def health_windows(conn: Connection, case_ids: Sequence[int], branch: str) -> dict[int, str]:
     """The stored window (JSON) of each case that has one on `branch`."""
+    if conn.dialect.name == "postgresql":
+        # One statement, the ids as one array joined to the table. Not IN lists of bound
+        # ids: psycopg prepares a statement run 5 times, PostgreSQL may then plan it
+        # generically, and a generic plan that scans the table (as it does before the table
+        # has statistics) compares every row with every id of the list: ~10 s for the
+        # windows of one 20,000-test run (bench/README.md "Test intelligence").
+        rows = conn.execute(_PG_HEALTH_WINDOWS, {"ids": list(case_ids), "branch": branch})
+        return {case_id: window for case_id, window in rows}
     found: dict[int, str] = {}
     for chunk in _chunks(sorted(case_ids)):
         query = select(health.c.case_id, health.c.window).where(
@@ -174,6 +214,12 @@ def health_windows(conn: Connection, case_ids: Sequence[int], branch: str) -> di
         )
         found.update({case_id: window for case_id, window in conn.execute(query)})
     return found
+
+
+_PG_HEALTH_WINDOWS = text(
+    'SELECT h.case_id, h."window" FROM unnest(CAST(:ids AS BIGINT[])) AS u(case_id)'
+    " JOIN automation_case_health h ON h.case_id = u.case_id AND h.branch = :branch"
+)
 
 
 def run_commits(conn: Connection, run_ids: Collection[int]) -> dict[int, str | None]:
@@ -184,23 +230,56 @@ def run_commits(conn: Connection, run_ids: Collection[int]) -> dict[int, str | N
     return found
 
 
+_HEALTH_COLUMNS = (
+    "case_id", "branch", "project_id", "source_id", "state", "flip_rate", "failure_rate",
+    "results_considered", "last_status_id", "window", "evidence", "updated_at",
+)  # fmt: skip
+_HEALTH_CHANGED = ", ".join(f'"{c}" = excluded."{c}"' for c in _HEALTH_COLUMNS[4:])
+_HEALTH_NAMES = ", ".join(f'"{c}"' for c in _HEALTH_COLUMNS)
+# PostgreSQL: rows are copied into a temporary table of the session (emptied again at once,
+# and at every commit), then upserted from it in one statement.
+_PG_HEALTH_STAGE = (
+    "CREATE TEMPORARY TABLE IF NOT EXISTS health_upsert"
+    " (LIKE automation_case_health) ON COMMIT DELETE ROWS"
+)
+_PG_UPSERT_HEALTH = (
+    f"INSERT INTO automation_case_health ({_HEALTH_NAMES}) SELECT {_HEALTH_NAMES}"
+    f" FROM health_upsert ON CONFLICT (case_id, branch) DO UPDATE SET {_HEALTH_CHANGED}"
+)
+_SQLITE_UPSERT_HEALTH = (
+    f"INSERT INTO automation_case_health ({_HEALTH_NAMES}) VALUES"
+    f" ({', '.join('?' * len(_HEALTH_COLUMNS))})"
+    f" ON CONFLICT (case_id, branch) DO UPDATE SET {_HEALTH_CHANGED}"
+)
+
+
 def upsert_health(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
+    """Insert or replace health rows (at most one per case and branch). Raw rows to the
+    driver, as the ingest path does: PostgreSQL COPY into a temporary table and one
+    INSERT ... SELECT ... ON CONFLICT from it (executemany took ~1.8 s for 20,000 rows,
+    INSERT ... SELECT FROM unnest(arrays) ~0.45 s, this ~0.2 s), SQLite executemany."""
     if not rows:
         return
-    insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
-    statement = insert(health)
-    changed = {
-        name: statement.excluded[name]
-        for name in (
-            "state", "flip_rate", "failure_rate", "results_considered", "last_status_id",
-            "window", "evidence", "updated_at",
-        )  # fmt: skip
-    }
-    statement = statement.on_conflict_do_update(
-        index_elements=[health.c.case_id, health.c.branch], set_=changed
-    )
-    for start in range(0, len(rows), 2000):
-        conn.execute(statement, list(rows[start : start + 2000]))
+    if conn.dialect.name == "postgresql":
+        driver = conn.connection.driver_connection
+        with driver.cursor() as cursor:  # type: ignore[union-attr]
+            cursor.execute(_PG_HEALTH_STAGE)
+            with cursor.copy(f"COPY health_upsert ({_HEALTH_NAMES}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row([row[c] for c in _HEALTH_COLUMNS])
+            cursor.execute(_PG_UPSERT_HEALTH)
+            cursor.execute("TRUNCATE health_upsert")
+        return
+    stamps: dict[Any, Any] = {}
+    tuples = []
+    for row in rows:
+        values = [row[c] for c in _HEALTH_COLUMNS]
+        when = values[-1]
+        if when not in stamps:
+            stamps[when] = ingest.time_param(conn, when)
+        values[-1] = stamps[when]
+        tuples.append(tuple(values))
+    conn.exec_driver_sql(_SQLITE_UPSERT_HEALTH, tuples)
 
 
 def _health_filter(
@@ -225,13 +304,15 @@ def list_health(
 ) -> tuple[int, list[RowMapping]]:
     where = _health_filter(project_id, branch, states, source_ids)
     total = conn.execute(select(func.count()).select_from(health).where(where)).scalar_one()
+    order = (health.c.state, health.c.flip_rate.desc(), health.c.case_id)
+    # The page's cases first, from the list index alone; then only their rows and cases
+    # (the rows skipped by the offset are never read or joined).
+    page = select(health.c.case_id).where(where).order_by(*order).offset(offset).limit(limit)
     query = (
         select(health, cases.c.key, cases.c.name, cases.c.folder)
         .join(cases, cases.c.id == health.c.case_id)
-        .where(where)
-        .order_by(health.c.state, health.c.flip_rate.desc(), health.c.case_id)
-        .offset(offset)
-        .limit(limit)
+        .where(health.c.branch == branch, health.c.case_id.in_(page.scalar_subquery()))
+        .order_by(*order)
     )
     return total, list(conn.execute(query).mappings())
 

@@ -443,13 +443,16 @@ automation_case_health = Table(
     Column("window", Text, nullable=False),
     Column("evidence", Text, nullable=False),
     _ts("updated_at", nullable=False),
-    Index(
-        "ix_automation_case_health_list",
-        "project_id",
-        "branch",
-        "state",
-        "flip_rate",
-    ),
+)
+# The list order (state, flip rate descending, case): a page is read from the index
+# (db.analytics.list_health; bench/README.md "Test intelligence").
+Index(
+    "ix_automation_case_health_list",
+    automation_case_health.c.project_id,
+    automation_case_health.c.branch,
+    automation_case_health.c.state,
+    automation_case_health.c.flip_rate.desc(),
+    automation_case_health.c.case_id,
 )
 
 # What changed in a completed run against its base run, counted when the run is folded

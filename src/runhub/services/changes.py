@@ -64,10 +64,24 @@ def changes(
             return {**envelope(page, 0, []), "base_run_id": None, "counts": counts}
         table = StatusTable.cached(conn)
         passed, failed = table.passed_ids, table.failed_ids
-        now, now_present = run_outcomes(run_id, db.run_results(conn, run_id), passed, failed)
-        then, then_present = run_outcomes(base_id, db.run_results(conn, base_id), passed, failed)
+        now_rows, then_rows = db.run_results(conn, run_id), db.run_results(conn, base_id)
+        now_present = {row[0] for row in now_rows}
+        then_present = {row[0] for row in then_rows}
+        # Only these cases can have a bucket: those in one run only, and those with a
+        # failed result in either. A case in both runs without a failed result is
+        # unchanged (passed twice, or neutral-only on a side), and most cases are that, so
+        # outcomes are worked out for the others only (each from its own results).
+        candidates = now_present ^ then_present
+        candidates.update(row[0] for row in now_rows if row[1] in failed)
+        candidates.update(row[0] for row in then_rows if row[1] in failed)
+        now, _ = run_outcomes(
+            run_id, [row for row in now_rows if row[0] in candidates], passed, failed
+        )
+        then, _ = run_outcomes(
+            base_id, [row for row in then_rows if row[0] in candidates], passed, failed
+        )
         listed: list[tuple[str, int]] = []
-        for case_id in now_present | then_present:
+        for case_id in candidates:
             found = bucket(
                 now.get(case_id), case_id in now_present, then.get(case_id), case_id in then_present
             )
@@ -82,7 +96,12 @@ def changes(
         )
         shown = listed[page.offset : page.offset + page.per_page]
         new_failures = [case_id for name, case_id in shown if name == "new_failure"]
-        last_passed = db.last_passed_runs(conn, new_failures, run_id, passed, failed)
+        # A new failure passed in the base run: when the base is earlier, the latest run
+        # with a pass is the base or a run between the two.
+        last_passed = db.last_passed_runs(
+            conn, new_failures, run_id, passed, failed,
+            passed_in=base_id if base_id < run_id else None,
+        )  # fmt: skip
         muted = quarantine.active_modes(conn, [case_id for _, case_id in shown])
     items = []
     for name, case_id in shown:

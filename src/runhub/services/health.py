@@ -25,12 +25,15 @@ from runhub.services.access import Principal, can_see_project, visible_project
 from runhub.services.outcomes import (
     STATE_NAMES,
     STATES,
+    Health,
     HealthRules,
     WindowEntry,
     evaluate,
+    extend_passing_window,
     is_infrastructure_failure,
     merged_window,
     run_outcomes,
+    stored_window,
 )
 from runhub.services.paging import PageRequest, envelope
 from runhub.services.statuses import StatusTable
@@ -85,35 +88,52 @@ def analyze_run(conn: Connection, run_id: int, rules: HealthRules) -> None:
     branches = [ALL_BRANCHES] + ([run["vcs_branch"]] if run["vcs_branch"] else [])
     case_ids = sorted(outcomes)
     now = utcnow()
+    load = WindowEntry.load
     for branch in branches:
         stored = db.health_windows(conn, case_ids, branch)
+        # Most cases only ever pass: their window grows by one pass without being parsed
+        # (outcomes.extend_passing_window); the others are merged and evaluated.
+        found: dict[int, tuple[str, Health]] = {}
         windows: dict[int, list[WindowEntry]] = {}
+        run_ids = {run_id}
         for case_id in case_ids:
-            old = [WindowEntry.load(item) for item in json.loads(stored.get(case_id, "[]"))]
+            text = stored.get(case_id)
             o = outcomes[case_id]
             entry = WindowEntry(run_id, o.passed, o.retry, o.status_id)
+            quick = extend_passing_window(text, entry, rules) if text else None
+            if quick is not None:
+                found[case_id] = quick
+                continue
+            old = [load(item) for item in json.loads(text)] if text else []
+            run_ids.update(e.run_id for e in old)
             windows[case_id] = merged_window(old, entry, rules.window)
-        commits = db.run_commits(conn, {e.run_id for w in windows.values() for e in w})
-        rows = []
+        commits = db.run_commits(conn, run_ids)
         for case_id, window in windows.items():
-            found = evaluate(window, commits, rules)
+            found[case_id] = (stored_window(window), evaluate(window, commits, rules))
+        rows = []
+        for case_id in case_ids:
+            text, health = found[case_id]
             rows.append(
                 {
                     "case_id": case_id,
                     "branch": branch,
                     "project_id": run["project_id"],
                     "source_id": run["source_id"],
-                    "state": STATES[found.state],
-                    "flip_rate": found.flip_rate,
-                    "failure_rate": found.failure_rate,
-                    "results_considered": found.results_considered,
-                    "last_status_id": found.last_status_id,
-                    "window": json.dumps([e.stored() for e in window], separators=(",", ":")),
-                    "evidence": json.dumps(found.evidence, separators=(",", ":")),
+                    "state": STATES[health.state],
+                    "flip_rate": health.flip_rate,
+                    "failure_rate": health.failure_rate,
+                    "results_considered": health.results_considered,
+                    "last_status_id": health.last_status_id,
+                    "window": text,
+                    "evidence": _json(health.evidence) if health.evidence else "[]",
                     "updated_at": now,
                 }
             )
         db.upsert_health(conn, rows)
+
+
+def _json(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"))
 
 
 class HealthAnalyzer:

@@ -57,7 +57,7 @@ def upgrade() -> None:
     op.create_index(
         "ix_automation_case_health_list",
         "automation_case_health",
-        ["project_id", "branch", "state", "flip_rate"],
+        ["project_id", "branch", "state", sa.text("flip_rate DESC"), "case_id"],
         unique=False,
     )
     _backfill(op.get_bind())
