@@ -50,9 +50,10 @@ def entry_by_id(conn: Connection, entry_id: int) -> RowMapping | None:
 
 
 def end_entry(conn: Connection, entry_id: int, now: datetime, user_id: int) -> None:
+    """Set removed_at/by of an active entry; an ended or expired one stays as it is."""
     conn.execute(
         update(entries)
-        .where(entries.c.id == entry_id, entries.c.removed_at.is_(None))
+        .where(entries.c.id == entry_id, is_active(now))
         .values(removed_at=now, removed_by=user_id)
     )
 
