@@ -277,7 +277,7 @@ def test_project_page_lists_active_expired_and_removed_entries(
     removed = client.get(f"{path}?state=removed").text
     assert _listed(removed) == ["ended"]
     removed_row = removed.split("<tbody>", 1)[1]
-    assert re.search(r"\d{4}-\d\d-\d\d \d\d:\d\d<br>Admin</td>\s*</tr>", removed_row)
+    assert re.search(r"\d{4}-\d\d-\d\d \d\d:\d\d</span><br>Admin</td>\s*</tr>", removed_row)
     # Filters: mode and source (kept in the tabs' links), per page and paging.
     assert _listed(client.get(f"{path}?mode=skip").text) == ["other_mode"]
     source_id = api.run(first)["result"]["source_id"]
