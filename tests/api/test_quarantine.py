@@ -81,6 +81,9 @@ def test_one_active_entry_per_case_and_expiry(api: Api, engine: Engine) -> None:
             update(quarantine_entries).values(expires_at=utcnow() - timedelta(seconds=1))
         )
     assert entries(api) == [] and entries(api, active="false")[0]["is_active"] is False
+    # Ending an expired entry answers 204 and changes nothing: it stays expired, not ended.
+    assert api.delete(f"/automation/quarantine/{first}").status_code == 204
+    assert entries(api, active="false")[0]["removed_at"] is None
     assert quarantine(api, case_id=case_id(api, "t")).status_code == 201
 
 

@@ -10,6 +10,7 @@ from starlette.routing import Route
 
 from runhub.web.routes import web_routes
 
+from ..api.test_intelligence import case_id
 from .conftest import Sample, Web, csrf_of
 
 ROLES = ("admin", "member", "viewer", "outsider")
@@ -50,6 +51,15 @@ def _pages(web: Web, sample: Sample) -> dict[str, dict[str, int]]:
             "viewer": 404,
             "outsider": 200,
         },  # fmt: skip
+        f"/projects/{web.api.project_id}/quarantine": project,
+        f"/projects/{web.api.project_id}/quarantine?state=removed&source_id={sample.source_id}"
+        "&mode=mute,skip&per_page=25&page=1": project,
+        f"/projects/{web.api.other_project_id}/quarantine": {
+            **project,
+            "member": 404,
+            "viewer": 404,
+            "outsider": 200,
+        },  # fmt: skip
         "/admin/users": admins,
         "/admin/projects": admins,
         "/admin/statuses": admins,
@@ -59,6 +69,7 @@ def _pages(web: Web, sample: Sample) -> dict[str, dict[str, int]]:
         "/sources/999999": dict.fromkeys(ROLES, 404),
         "/runs/999999/compare": dict.fromkeys(ROLES, 404),
         "/projects/999999/tests": dict.fromkeys(ROLES, 404),
+        "/projects/999999/quarantine": dict.fromkeys(ROLES, 404),
         "/runs/abc": dict.fromkeys(ROLES, 404),
         "/no/such/page": dict.fromkeys(ROLES, 404),
     }
@@ -97,6 +108,9 @@ def test_bad_filter_values_get_an_html_422(web: Web, sample: Sample) -> None:
         f"/runs/{sample.run_id}?changes=everything",
         f"/runs/{sample.run_id}/compare?base=-1",
         f"/projects/{web.api.project_id}/tests?tab=fastest",
+        f"/projects/{web.api.project_id}/quarantine?state=forgotten",
+        f"/projects/{web.api.project_id}/quarantine?mode=ignore",
+        f"/projects/{web.api.project_id}/quarantine?per_page=7",
     ):
         response = web["admin"].get(path)
         assert response.status_code == 422, path
@@ -111,11 +125,20 @@ def test_thread_of_another_run_is_404(web: Web, sample: Sample) -> None:
 
 
 def test_viewer_sees_no_write_controls(web: Web, sample: Sample) -> None:
-    """The UI never writes runs; a viewer's pages post nothing but sign-out and profile."""
+    """The UI never writes runs; a viewer's pages post nothing but sign-out and profile,
+    not even where a member quarantines a test or ends its quarantine."""
     for path in ("/", f"/projects/{web.api.project_id}", f"/runs/{sample.run_id}",
                  f"/results/{sample.failed_test_id}", f"/sources/{sample.source_id}",
                  f"/runs/{sample.run_id}/compare", f"/projects/{web.api.project_id}/tests",
-                 f"/runs/{sample.run_id}?changes=new_failure"):  # fmt: skip
+                 f"/runs/{sample.run_id}?changes=new_failure",
+                 f"/projects/{web.api.project_id}/quarantine"):  # fmt: skip
+        if path.endswith("/quarantine"):  # with an active entry, which members could end
+            body = {"case_id": case_id(web.api, "test_broken"), "mode": "mute", "reason": "r"}
+            created = web.api.post(f"/projects/{web.api.project_id}/automation/quarantine", body)
+            assert created.status_code == 201
+            assert 'action="/quarantine/' in web["member"].get(path).text
+            result = f"/results/{sample.failed_test_id}"
+            assert 'action="/quarantine/' in web["member"].get(result).text
         page = web["viewer"].get(path).text
         actions = set(re.findall(r'<form method="post" action="([^"]+)"', page))
         assert actions == {"/signout"}, (path, actions)
@@ -135,7 +158,12 @@ def _post_routes(web: Web, sample: Sample) -> list[str]:
         "/profile/tokens", data={"csrf_token": csrf_of(token_page), "name": "t"}
     )
     token_id = re.findall(r'action="/profile/tokens/(\d+)/revoke"', created.text)[0]
-    ids = {"token_id": token_id, "section": "users"}
+    ids = {
+        "token_id": token_id,
+        "section": "users",
+        "test_id": str(sample.failed_test_id),
+        "entry_id": "1",
+    }
     paths = []
     for route in web_routes():
         if isinstance(route, Route) and route.methods and "POST" in route.methods:

@@ -90,6 +90,33 @@ def case_results_in_run(
     return found
 
 
+def failed_outcome_count(
+    conn: Connection, run_id: int, passed_ids: Collection[int], failed_ids: Collection[int]
+) -> int:
+    """How many cases of a run have a failed outcome: its failed results after which the
+    case has no passed or failed result in the run. Reads the run's failed results (index
+    run_id, status_id, id) and probes the (case_id, id) index for each; used only when the
+    run has no stored change summary (which counts them)."""
+    span = result_id_range(conn, run_id)
+    if span is None or not failed_ids:
+        return 0
+    run = literal(run_id, BigInteger, literal_execute=True)
+    high = literal(span[1], BigInteger, literal_execute=True)
+    later = results.alias("later")
+    decided = sorted(set(passed_ids) | set(failed_ids))
+    newer = select(literal(1)).where(
+        later.c.case_id == results.c.case_id,
+        later.c.id > results.c.id,
+        later.c.id <= high,
+        (later.c.run_id + 0) == run,
+        later.c.status_id.in_(decided),
+    )
+    query = select(func.count()).where(
+        results.c.run_id == run, results.c.status_id.in_(sorted(failed_ids)), ~newer.exists()
+    )
+    return conn.execute(query).scalar_one()
+
+
 def health_of_cases(
     conn: Connection, case_ids: Collection[int], branch: str = ""
 ) -> dict[int, RowMapping]:

@@ -6,7 +6,7 @@ from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, RowMapping, and_, func, insert, or_, select, update
+from sqlalchemy import Connection, RowMapping, and_, case, func, insert, or_, select, update
 from sqlalchemy.sql.elements import ColumnElement
 
 from runhub.db.schema import automation_cases, quarantine_entries
@@ -49,10 +49,34 @@ def entry_by_id(conn: Connection, entry_id: int) -> RowMapping | None:
     return conn.execute(select(entries).where(entries.c.id == entry_id)).mappings().first()
 
 
+def is_expired(now: datetime) -> ColumnElement[bool]:
+    return and_(
+        entries.c.removed_at.is_(None),
+        entries.c.expires_at.is_not(None),
+        entries.c.expires_at <= now,
+    )
+
+
+# The views of the record: active, expired (its end date passed) and removed (ended).
+STATES = ("active", "expired", "removed")
+
+
+def in_state(state: str, now: datetime) -> ColumnElement[bool]:
+    """Entries in one of STATES, or "inactive" (expired or removed: the API's active=false)."""
+    if state == "active":
+        return is_active(now)
+    if state == "expired":
+        return is_expired(now)
+    if state == "removed":
+        return entries.c.removed_at.is_not(None)
+    return ~is_active(now)
+
+
 def end_entry(conn: Connection, entry_id: int, now: datetime, user_id: int) -> None:
+    """Set removed_at/by of an active entry; an ended or expired one stays as it is."""
     conn.execute(
         update(entries)
-        .where(entries.c.id == entry_id, entries.c.removed_at.is_(None))
+        .where(entries.c.id == entry_id, is_active(now))
         .values(removed_at=now, removed_by=user_id)
     )
 
@@ -62,22 +86,15 @@ def list_entries(
     project_id: int,
     now: datetime,
     *,
-    active: bool,
+    state: str,
     source_ids: Sequence[int] | None,
     case_ids: Sequence[int] | None,
     modes: Collection[int] | None,
     offset: int,
     limit: int,
 ) -> tuple[int, list[RowMapping]]:
-    conditions = [entries.c.project_id == project_id]
-    conditions.append(is_active(now) if active else ~is_active(now))
-    if source_ids:
-        conditions.append(entries.c.source_id.in_(list(source_ids)))
-    if case_ids:
-        conditions.append(entries.c.case_id.in_(list(case_ids)))
-    if modes:
-        conditions.append(entries.c.mode.in_(sorted(modes)))
-    where = and_(*conditions)
+    """A page of the project's entries in `state` (see in_state), newest first."""
+    where = and_(_filters(project_id, source_ids, case_ids, modes), in_state(state, now))
     total = conn.execute(select(func.count()).select_from(entries).where(where)).scalar_one()
     query = (
         select(entries, cases.c.key, cases.c.name, cases.c.folder)
@@ -88,6 +105,57 @@ def list_entries(
         .limit(limit)
     )
     return total, list(conn.execute(query).mappings())
+
+
+def _filters(
+    project_id: int,
+    source_ids: Sequence[int] | None,
+    case_ids: Sequence[int] | None,
+    modes: Collection[int] | None,
+) -> ColumnElement[bool]:
+    conditions = [entries.c.project_id == project_id]
+    if source_ids:
+        conditions.append(entries.c.source_id.in_(list(source_ids)))
+    if case_ids:
+        conditions.append(entries.c.case_id.in_(list(case_ids)))
+    if modes:
+        conditions.append(entries.c.mode.in_(sorted(modes)))
+    return and_(*conditions)
+
+
+def state_counts(
+    conn: Connection,
+    project_id: int,
+    now: datetime,
+    *,
+    source_ids: Sequence[int] | None,
+    modes: Collection[int] | None,
+) -> dict[str, int]:
+    """How many of the project's entries are in each of STATES (one grouped count)."""
+    state = case(
+        (entries.c.removed_at.is_not(None), "removed"),
+        (is_expired(now), "expired"),
+        else_="active",
+    ).label("state")
+    query = (
+        select(state, func.count())
+        .where(_filters(project_id, source_ids, None, modes))
+        .group_by(state)
+    )
+    found = dict.fromkeys(STATES, 0)
+    found.update({name: count for name, count in conn.execute(query)})
+    return found
+
+
+def active_of_source(
+    conn: Connection, project_id: int, source_id: int, now: datetime
+) -> dict[int, int]:
+    """case id -> mode of every active entry of a source (index project_id, source_id, id:
+    it reads the source's entries, ended ones included, which are few)."""
+    query = select(entries.c.case_id, entries.c.mode).where(
+        entries.c.project_id == project_id, entries.c.source_id == source_id, is_active(now)
+    )
+    return {case_id: mode for case_id, mode in conn.execute(query)}
 
 
 def case_entries(conn: Connection, case_id: int) -> list[RowMapping]:

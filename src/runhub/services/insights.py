@@ -21,7 +21,7 @@ from runhub.db import runs as runs_db
 from runhub.db.engine import read_tx
 from runhub.db.schema import STATUS_SLOTS
 from runhub.errors import NotFound
-from runhub.services import changes, run_summary
+from runhub.services import changes, quarantine, run_summary
 from runhub.services.access import Principal, can_see_project
 from runhub.services.outcomes import BUCKETS, STATE_NAMES, Outcome, bucket, run_outcomes
 from runhub.services.paging import PageRequest
@@ -30,8 +30,10 @@ from runhub.services.statuses import StatusTable
 from runhub.timeutil import render as ts
 
 # Badges, in the order they are shown; "new_failure" is not given to a test known flaky:
-# its failure is counted (and badged) as a flaky failure instead.
-BADGES = ("new_failure", "flaky", "broken", "fixed", "new_test")
+# its failure is counted (and badged) as a flaky failure instead. "quarantined" (mute) and
+# "quarantined_skip" mark a test with an active quarantine entry.
+BADGES = ("new_failure", "flaky", "broken", "fixed", "new_test", "quarantined", "quarantined_skip")
+QUARANTINE_BADGES = {"mute": "quarantined", "skip": "quarantined_skip"}
 RECENT_RUNS = 30
 
 
@@ -64,8 +66,9 @@ def run_insights(
     engine: Engine, who: Principal, run_id: int, tests: Sequence[Mapping[str, Any]]
 ) -> dict[str, Any]:
     """The run's base (with its commit and branch), previous and next run of the source,
-    change summary (None when not ready), and the badges of `tests` (the page's results:
-    id and case_id) by result id."""
+    change summary (None when not ready), its failures and how many of them are quarantined
+    (None without failures), and the badges of `tests` (the page's results: id and
+    case_id) by result id."""
     with read_tx(engine) as conn:
         run = visible_run(conn, who, run_id)  # every column: commit and branch too
         table = StatusTable.cached(conn)
@@ -76,6 +79,15 @@ def run_insights(
         results = sum(_total_results(totals.get(i)) for i in (run_id, base_id) if i)
         summary = run_summary.current(conn, run, base_id, table, results)
         badges = page_badges(conn, run_id, base_id, tests, table)
+        modes = quarantine.active_modes(conn, {t["case_id"] for t in tests})
+        for test in tests:
+            if test["case_id"] in modes:
+                badges[test["id"]].append(QUARANTINE_BADGES[modes[test["case_id"]]])
+        if summary is not None:
+            failures = summary["failures"]
+        else:
+            failures = db.failed_outcome_count(conn, run_id, table.passed_ids, table.failed_ids)
+        quarantined = quarantine.run_failures(conn, run, failures)
     return {
         "run_commit": run["vcs_commit"],
         "run_branch": run["vcs_branch"],
@@ -83,6 +95,7 @@ def run_insights(
         "previous": run_info(linked.get(previous)) if previous else None,
         "next": run_info(linked.get(following)) if following else None,
         "summary": summary,
+        "quarantine": quarantined,
         "badges": badges,
     }
 

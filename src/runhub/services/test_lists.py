@@ -20,6 +20,7 @@ from sqlalchemy import Engine
 from runhub.db import analytics, views
 from runhub.db import insights as db
 from runhub.db.engine import read_tx
+from runhub.services import quarantine
 from runhub.services.access import Principal, visible_project
 from runhub.services.health import ALL_BRANCHES, item
 from runhub.services.outcomes import STATE_NAMES, STATES
@@ -71,11 +72,14 @@ def project_tests(
         case_ids = {i["case_id"] for i in items}
         latest = db.latest_results(conn, case_ids)
         health = db.health_of_cases(conn, case_ids, branch) if query.tab == "slowest" else {}
+        modes = quarantine.active_modes(conn, case_ids)
         source_rows = views.names_in_project(conn, "sources", project_id)
         branches = db.recent_branches(conn, project_id, 100)
         statuses = {row["id"]: row for row in StatusTable.cached(conn).rows}
     for found in items:
         found["test_id"] = latest.get(found["case_id"])
+        found["quarantine"] = modes.get(found["case_id"])  # "mute", "skip" or None
+        found["quarantined"] = found["quarantine"] is not None
         if query.tab == "slowest" and found["case_id"] in health:
             found["state"] = STATE_NAMES[health[found["case_id"]]["state"]]
     return {

@@ -9,7 +9,7 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from runhub.errors import ApiError
-from runhub.web import account, admin, auth, compare, pages, run, tests_page
+from runhub.web import account, admin, auth, compare, pages, quarantine, run, tests_page
 from runhub.web.common import WEB_DIR
 from runhub.web.errors import error_page, sign_in_redirect
 
@@ -24,11 +24,14 @@ def web_routes() -> list[BaseRoute]:
         Route("/signout", auth.sign_out, methods=POST, name="signout"),
         Route("/projects/{project_id}", pages.project_runs_page, methods=GET),
         Route("/projects/{project_id}/tests", tests_page.tests_page, methods=GET),
+        Route("/projects/{project_id}/quarantine", quarantine.project_page, methods=GET),
         Route("/sources/{source_id}", pages.source_page, methods=GET),
         Route("/runs/{run_id}", run.run_page, methods=GET),
         Route("/runs/{run_id}/counts.json", run.run_counts, methods=GET),
         Route("/runs/{run_id}/compare", compare.compare_page, methods=GET),
         Route("/results/{test_id}", run.result_page, methods=GET),
+        Route("/results/{test_id}/quarantine", quarantine.create_entry, methods=POST),
+        Route("/quarantine/{entry_id}/end", quarantine.end_entry, methods=POST),
         Route("/profile", account.profile_page, methods=GET),
         Route("/profile/tokens", account.create_token, methods=POST),
         Route("/profile/tokens/{token_id}/revoke", account.revoke_token, methods=POST),

@@ -1,8 +1,10 @@
 """A run (header, counts, comparison with its base, fields, threads, tests and their
-badges, a changes list), its polled counts, and one test result (with its case's health
-and a chart of its history)."""
+badges, a changes list), its polled counts, and one test result (with its case's health,
+a chart of its history and its quarantine record)."""
 
 from __future__ import annotations
+
+from collections.abc import Mapping
 
 from markupsafe import Markup
 from starlette.requests import Request
@@ -11,8 +13,8 @@ from starlette.responses import Response
 from runhub.api import params
 from runhub.api.common import json_response, path_id
 from runhub.db.schema import STATUS_SLOTS
-from runhub.errors import invalid
-from runhub.services import insights, results
+from runhub.errors import ApiError, invalid
+from runhub.services import insights, quarantine, results
 from runhub.services.outcomes import BUCKETS
 from runhub.services.paging import PageRequest
 from runhub.web.charts import Point, axis_duration, bar_chart
@@ -103,13 +105,34 @@ async def run_counts(request: Request) -> Response:
 
 
 async def result_page(request: Request) -> Response:
+    return await result_response(request, path_id(request, "test_id"))
+
+
+async def result_response(
+    request: Request,
+    test_id: int,
+    *,
+    form: Mapping[str, str] | None = None,
+    error: ApiError | None = None,
+) -> Response:
+    """The result page; with the quarantine form's values and its error after a refused
+    POST (status 422, the form open with the message)."""
     session = await require_session(request)
-    test_id = path_id(request, "test_id")
-    data = await call(request, results.result_view, session.principal, test_id)
-    intel = await call(request, insights.result_insights, session.principal, test_id)
-    return render(
-        request, "result.html", {**data, "intel": intel, "chart": history_chart(data, test_id)}
-    )
+    who = session.principal
+    data = await call(request, results.result_view, who, test_id)
+    intel = await call(request, insights.result_insights, who, test_id)
+    record = await call(request, quarantine.case_record, who, test_id)
+    context = {
+        **data,
+        "intel": intel,
+        "chart": history_chart(data, test_id),
+        "quarantine": record,
+        "can_quarantine": who.role != "viewer",
+        "qform": dict(form or {}),
+        "qerror": error.message if error else None,
+        "qerror_field": next(iter(error.errors), None) if error else None,
+    }
+    return render(request, "result.html", context, 422 if error else 200)
 
 
 def history_chart(data: dict, test_id: int) -> Markup:
