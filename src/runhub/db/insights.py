@@ -111,6 +111,12 @@ def failed_outcome_count(
         (later.c.run_id + 0) == run,
         later.c.status_id.in_(decided),
     )
+    if conn.dialect.name == "postgresql":
+        # OFFSET 0 keeps the subquery a probe of the (case_id, id) index per failed result:
+        # PostgreSQL would otherwise make NOT EXISTS a hash anti-join over every result of
+        # the run (76 ms instead of 26 ms for 11,591 failures of a 100,000-test run). On
+        # SQLite it is a probe either way (and OFFSET costs a little there).
+        newer = newer.offset(0)
     query = select(func.count()).where(
         results.c.run_id == run, results.c.status_id.in_(sorted(failed_ids)), ~newer.exists()
     )
