@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -140,7 +141,7 @@ def test_flip_rate_counts_changes(passed: list[bool]) -> None:
     rate = flip_rate(passed)
     assert 0.0 <= rate <= 1.0
     changes = sum(a != b for a, b in zip(passed, passed[1:], strict=False))
-    assert rate * (len(passed) - 1) == changes
+    assert rate * (len(passed) - 1) == pytest.approx(changes)  # 15 / 22 * 22 is not 15.0
 
 
 def test_the_stored_window_is_its_json() -> None:
