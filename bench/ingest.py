@@ -112,11 +112,14 @@ def start_server(
     label: str,
     args: Sequence[str] = (),
     tls: ssl.SSLContext | None = None,
+    env_extra: dict[str, str] | None = None,
+    with_token: bool = True,
 ) -> tuple[int, str, int]:
-    """Start `runhub serve` (extra `args`; HTTPS checked with `tls`); returns (port,
-    bootstrap token, pid). Stopped with the stack."""
+    """Start `runhub serve` (extra `args` and environment; HTTPS checked with `tls`);
+    returns (port, bootstrap token, pid). Without `with_token` (a database that already
+    has its admin) the token is "". Stopped with the stack."""
     port, log_path = free_port(), Path(tmp) / f"server-{label}.log"
-    env = {**os.environ, "RUNHUB_ACCESS_LOG": "0"}
+    env = {**os.environ, "RUNHUB_ACCESS_LOG": "0", **(env_extra or {})}
     log = open(log_path, "wb")  # noqa: SIM115 - closed by the stack
     stack.callback(log.close)
     cmd = [RUNHUB, "serve", "--port", str(port), "--database", url, *args]
@@ -139,8 +142,8 @@ def start_server(
         for line in log_path.read_text().splitlines():
             if line.startswith("API token (shown once; keep it safe):"):
                 token = line.rsplit(":", 1)[1].strip()
-        if token and _healthy(port, tls):
-            return port, token, proc.pid
+        if (token or not with_token) and _healthy(port, tls):
+            return port, token or "", proc.pid
         time.sleep(0.1)
     sys.exit(f"runhub serve did not become ready:\n{log_path.read_text()}")
 

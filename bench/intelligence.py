@@ -27,7 +27,6 @@ import random
 import shutil
 import signal
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -60,7 +59,7 @@ from runhub.services.paging import PageRequest
 from runhub.timeutil import utcnow
 
 sys.path.insert(0, str(Path(__file__).parent))
-from ingest import RUNHUB, _healthy, free_port, new_database, start_server  # noqa: E402
+from ingest import new_database, start_server  # noqa: E402
 
 PG_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 SOURCE = "backend"
@@ -666,33 +665,11 @@ def time_current(
 
 
 def restart_server(stack: ExitStack, url: str, tmp: str, label: str, interval_s: float) -> int:
-    """`runhub serve` on a database that already has its admin (no token is printed);
-    returns the port. Stopped with the stack."""
-    port, log_path = free_port(), Path(tmp) / f"server-{label}.log"
-    env = {**os.environ, "RUNHUB_ACCESS_LOG": "0", "RUNHUB_ANALYSIS_INTERVAL_S": str(interval_s)}
-    log = open(log_path, "wb")  # noqa: SIM115 - closed by the stack
-    stack.callback(log.close)
-    cmd = [RUNHUB, "serve", "--port", str(port), "--database", url]
-    proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env)
-
-    def stop() -> None:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-
-    stack.callback(stop)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            sys.exit(f"runhub serve exited ({proc.returncode}):\n{log_path.read_text()}")
-        if _healthy(port):
-            return port
-        time.sleep(0.1)
-    sys.exit(f"runhub serve did not become ready:\n{log_path.read_text()}")
+    """`runhub serve` on a database that already has its admin (no token is printed),
+    with the background analysis every `interval_s`; returns the port."""
+    env = {"RUNHUB_ANALYSIS_INTERVAL_S": str(interval_s)}
+    port, _, _ = start_server(stack, url, tmp, label, env_extra=env, with_token=False)
+    return port
 
 
 # --- one backend ------------------------------------------------------------------------------
