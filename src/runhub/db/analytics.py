@@ -3,13 +3,14 @@ and a case's history (the rules are in runhub.services.outcomes)."""
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Collection, Sequence
 from typing import Any
 
 from sqlalchemy import Connection, RowMapping, and_, delete, func, select, text
 from sqlalchemy.sql.elements import ColumnElement
 
 from runhub.db import ingest
+from runhub.db.engine import id_chunks
 from runhub.db.schema import (
     analysis_queue,
     automation_case_health,
@@ -23,12 +24,6 @@ runs = automation_runs
 results = automation_run_tests
 cases = automation_cases
 health = automation_case_health
-_CHUNK = 900  # ids per IN list (SQLite allows 32,766 variables; stay well below)
-
-
-def _chunks(ids: Sequence[int]) -> Iterable[Sequence[int]]:
-    for start in range(0, len(ids), _CHUNK):
-        yield ids[start : start + _CHUNK]
 
 
 def run_results(conn: Connection, run_id: int) -> list[tuple[int, int, int]]:
@@ -52,7 +47,7 @@ def case_rows(conn: Connection, case_ids: Collection[int]) -> dict[int, RowMappi
     """id, key, name, folder and source_id of the given cases."""
     found: dict[int, RowMapping] = {}
     columns = (cases.c.id, cases.c.key, cases.c.name, cases.c.folder, cases.c.source_id)
-    for chunk in _chunks(sorted(case_ids)):
+    for chunk in id_chunks(case_ids):
         for row in conn.execute(select(*columns).where(cases.c.id.in_(chunk))).mappings():
             found[row["id"]] = row
     return found
@@ -208,7 +203,7 @@ def health_windows(conn: Connection, case_ids: Sequence[int], branch: str) -> di
         rows = conn.execute(_PG_HEALTH_WINDOWS, {"ids": list(case_ids), "branch": branch})
         return {case_id: window for case_id, window in rows}
     found: dict[int, str] = {}
-    for chunk in _chunks(sorted(case_ids)):
+    for chunk in id_chunks(case_ids):
         query = select(health.c.case_id, health.c.window).where(
             health.c.branch == branch, health.c.case_id.in_(chunk)
         )
@@ -224,7 +219,7 @@ _PG_HEALTH_WINDOWS = text(
 
 def run_commits(conn: Connection, run_ids: Collection[int]) -> dict[int, str | None]:
     found: dict[int, str | None] = {}
-    for chunk in _chunks(sorted(run_ids)):
+    for chunk in id_chunks(run_ids):
         query = select(runs.c.id, runs.c.vcs_commit).where(runs.c.id.in_(chunk))
         found.update({run_id: commit for run_id, commit in conn.execute(query)})
     return found

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -139,3 +139,13 @@ def write_tx(engine: Engine) -> Iterator[Connection]:
 def read_tx(engine: Engine) -> Iterator[Connection]:
     with engine.connect() as conn, conn.begin():
         yield conn
+
+
+ID_CHUNK = 900  # ids per IN list (SQLite allows 32,766 variables; stay well below)
+
+
+def id_chunks(ids: Collection[int], size: int = ID_CHUNK) -> Iterator[list[int]]:
+    """`ids` in increasing order, in lists of at most `size` (for `IN (...)` queries)."""
+    ordered = sorted(ids)
+    for start in range(0, len(ordered), size):
+        yield ordered[start : start + size]

@@ -5,7 +5,7 @@ index, except where its docstring says otherwise."""
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Collection, Sequence
 from typing import Any
 
 from sqlalchemy import (
@@ -23,6 +23,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.sql.elements import BindParameter, ColumnElement
 
+from runhub.db.engine import id_chunks
 from runhub.db.schema import (
     automation_case_health,
     automation_cases,
@@ -36,14 +37,7 @@ runs = automation_runs
 cases = automation_cases
 health = automation_case_health
 run_changes = automation_run_changes
-_CHUNK = 900  # ids per IN list (SQLite allows 32,766 variables; stay well below)
 _UNION = 100  # limited sub-selects per UNION ALL (SQLite allows 500)
-
-
-def _chunks(ids: Collection[int], size: int = _CHUNK) -> Iterable[list[int]]:
-    ordered = sorted(ids)
-    for start in range(0, len(ordered), size):
-        yield ordered[start : start + size]
 
 
 # --- a few cases of a run ----------------------------------------------------------------------
@@ -75,7 +69,7 @@ def case_results_in_run(
         return []
     low, high = (literal(value, BigInteger, literal_execute=True) for value in span)
     found: list[tuple[int, int, int]] = []
-    for chunk in _chunks(case_ids):
+    for chunk in id_chunks(case_ids):
         ids: BindParameter[list[int]] = bindparam(
             "case_ids", chunk, expanding=True, literal_execute=True
         )
@@ -128,7 +122,7 @@ def health_of_cases(
 ) -> dict[int, RowMapping]:
     """The health rows (all branches: "") of the given cases that have one."""
     found: dict[int, RowMapping] = {}
-    for chunk in _chunks(case_ids):
+    for chunk in id_chunks(case_ids):
         query = select(health).where(health.c.branch == branch, health.c.case_id.in_(chunk))
         found.update({row["case_id"]: row for row in conn.execute(query).mappings()})
     return found
@@ -137,7 +131,7 @@ def health_of_cases(
 def cases_in_state(conn: Connection, case_ids: Collection[int], state: int) -> set[int]:
     """Those of the given cases whose health on all branches is in `state`."""
     found: set[int] = set()
-    for chunk in _chunks(case_ids):
+    for chunk in id_chunks(case_ids):
         query = select(health.c.case_id).where(
             health.c.branch == "", health.c.state == state, health.c.case_id.in_(chunk)
         )
@@ -148,7 +142,7 @@ def cases_in_state(conn: Connection, case_ids: Collection[int], state: int) -> s
 def latest_results(conn: Connection, case_ids: Collection[int]) -> dict[int, int]:
     """The newest result id of each case (one index probe per case)."""
     found: dict[int, int] = {}
-    for chunk in _chunks(case_ids):
+    for chunk in id_chunks(case_ids):
         newest = (
             select(func.max(results.c.id)).where(results.c.case_id == cases.c.id).scalar_subquery()
         )
@@ -188,7 +182,7 @@ def runs_by_id(conn: Connection, run_ids: Collection[int]) -> dict[int, RowMappi
         runs.c.vcs_commit, runs.c.vcs_branch, runs.c.created_at, runs.c.project_id,
     )  # fmt: skip
     found: dict[int, RowMapping] = {}
-    for chunk in _chunks(run_ids):
+    for chunk in id_chunks(run_ids):
         query = select(*columns).where(runs.c.id.in_(chunk))
         found.update({row["id"]: row for row in conn.execute(query).mappings()})
     return found
@@ -306,7 +300,7 @@ def recent_elapsed(
     of `branch` when given): one limited read of the (case_id, id) index per case, as
     UNION ALL statements of up to 100 cases."""
     found: dict[int, list[int]] = {case_id: [] for case_id in case_ids}
-    for chunk in _chunks(case_ids, _UNION):
+    for chunk in id_chunks(case_ids, _UNION):
         parts = []
         for case_id in chunk:
             part = select(results.c.case_id, results.c.elapsed).where(

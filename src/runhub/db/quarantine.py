@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import Connection, RowMapping, and_, case, func, insert, or_, select, update
 from sqlalchemy.sql.elements import ColumnElement
 
+from runhub.db.engine import id_chunks
 from runhub.db.schema import automation_cases, quarantine_entries
 
 entries = quarantine_entries
@@ -167,10 +168,9 @@ def case_entries(conn: Connection, case_id: int) -> list[RowMapping]:
 def active_modes(conn: Connection, case_ids: Collection[int], now: datetime) -> dict[int, int]:
     """case id -> mode of its active entry, for the given cases."""
     found: dict[int, int] = {}
-    ids = sorted(case_ids)
-    for start in range(0, len(ids), 900):
+    for chunk in id_chunks(case_ids):
         query = select(entries.c.case_id, entries.c.mode).where(
-            entries.c.case_id.in_(ids[start : start + 900]), is_active(now)
+            entries.c.case_id.in_(chunk), is_active(now)
         )
         found.update({case_id: mode for case_id, mode in conn.execute(query)})
     return found
