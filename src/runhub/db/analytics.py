@@ -76,10 +76,6 @@ def latest_completed_run(
     return conn.execute(query).scalar()
 
 
-def run_by_id(conn: Connection, run_id: int) -> RowMapping | None:
-    return conn.execute(select(runs).where(runs.c.id == run_id)).mappings().first()
-
-
 def run_neighbours(conn: Connection, run: RowMapping) -> tuple[int | None, int | None]:
     """The previous and next run (by id) of the same source."""
     same = runs.c.source_id == run["source_id"]

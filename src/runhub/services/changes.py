@@ -10,24 +10,19 @@ from typing import Any
 from sqlalchemy import Connection, Engine, RowMapping
 
 from runhub.db import analytics as db
+from runhub.db import runs as runs_db
 from runhub.db.engine import read_tx
 from runhub.errors import NotFound
 from runhub.services import quarantine
-from runhub.services.access import Principal, can_see_project
+from runhub.services.access import Principal
 from runhub.services.health import visible_case
 from runhub.services.outcomes import BUCKETS, bucket, run_outcomes
 from runhub.services.paging import PageRequest, envelope
+from runhub.services.runs import visible_run
 from runhub.services.statuses import StatusTable
 from runhub.timeutil import render as ts
 
 MAIN_BRANCHES = ("main", "master")
-
-
-def _visible_run(conn: Connection, who: Principal, run_id: int) -> RowMapping:
-    run = db.run_by_id(conn, run_id)
-    if run is None or not can_see_project(conn, who, run["project_id"]):
-        raise NotFound("The automation run does not exist or you do not have access to it.")
-    return run
 
 
 def base_run_id(conn: Connection, run: RowMapping) -> int | None:
@@ -52,9 +47,9 @@ def changes(
     buckets: Sequence[str] | None,
 ) -> dict[str, Any]:
     with read_tx(engine) as conn:
-        run = _visible_run(conn, who, run_id)
+        run = visible_run(conn, who, run_id)
         if base_id is not None:
-            base = db.run_by_id(conn, base_id)
+            base = runs_db.run_by_id(conn, base_id)
             if base is None or base["project_id"] != run["project_id"]:
                 raise NotFound("The base run does not exist in this run's project.")
         else:
@@ -149,4 +144,4 @@ def history(
 def run_neighbours(engine: Engine, who: Principal, run_id: int) -> tuple[int | None, int | None]:
     """The previous and next run of the run's source (for the web UI)."""
     with read_tx(engine) as conn:
-        return db.run_neighbours(conn, _visible_run(conn, who, run_id))
+        return db.run_neighbours(conn, visible_run(conn, who, run_id))

@@ -18,6 +18,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine
 
 from runhub.db import analytics as db
+from runhub.db import runs as runs_db
 from runhub.db.engine import read_tx, write_tx
 from runhub.errors import NotFound
 from runhub.services import quarantine
@@ -75,7 +76,7 @@ def analyze_pending(engine: Engine, rules: HealthRules, max_runs: int | None = N
 
 
 def analyze_run(conn: Connection, run_id: int, rules: HealthRules) -> None:
-    run = db.run_by_id(conn, run_id)
+    run = runs_db.run_by_id(conn, run_id)
     if run is None or not run["is_completed"]:
         return
     db.lock_source_analysis(conn, run["source_id"])

@@ -219,7 +219,7 @@ def result_insights(engine: Engine, who: Principal, test_id: int) -> dict[str, A
 def _broke_between(conn: Connection, case_id: int, run_id: int) -> dict[str, int] | None:
     """{"passed": A, "failed": run_id} when the case is a new failure of its run against
     the run's base (A: the latest earlier run where it passed), else None."""
-    run = analytics.run_by_id(conn, run_id)
+    run = runs_db.run_by_id(conn, run_id)
     base_id = changes.base_run_id(conn, run) if run is not None else None
     if base_id is None:
         return None

@@ -16,6 +16,7 @@ from sqlalchemy import Connection, RowMapping
 
 from runhub.db import analytics
 from runhub.db import insights as db
+from runhub.db import runs as runs_db
 from runhub.services.changes import base_run_id
 from runhub.services.outcomes import BUCKETS, STATES, Outcome, bucket, run_outcomes
 from runhub.services.statuses import StatusTable
@@ -74,7 +75,7 @@ def summarise(
 def store(conn: Connection, run_id: int) -> None:
     """Compute and store a completed run's summary (in the fold's transaction, after the
     run's health was updated)."""
-    run = analytics.run_by_id(conn, run_id)
+    run = runs_db.run_by_id(conn, run_id)
     if run is None or not run["is_completed"]:
         return
     table = StatusTable.cached(conn)
