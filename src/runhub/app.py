@@ -25,6 +25,7 @@ from runhub.api.routes import api_routes
 from runhub.db.engine import WalCheckpointer, is_sqlite, make_engine
 from runhub.errors import ApiError, MethodNotAllowed, NotFound
 from runhub.services.auth import limit_password_checks
+from runhub.services.batches import BatchExpander
 from runhub.services.health import HealthAnalyzer, rules_from
 from runhub.settings import Settings
 from runhub.web.common import SignInRequired, make_templates
@@ -101,6 +102,11 @@ def create_app(settings: Settings, engine: Engine | None = None) -> Starlette:
     checkpointer = WalCheckpointer(db) if owns_engine and is_sqlite(db) else None
     rate_limiter = RateLimiter(settings.rate_limit_per_minute)
     limit_password_checks(settings.password_checks)
+    expander = (
+        BatchExpander(db, settings.expansion_interval_s, settings.expansion_chunk_tests)
+        if settings.expansion_interval_s > 0
+        else None
+    )
     analyzer = (
         HealthAnalyzer(db, rules_from(settings), settings.analysis_interval_s)
         if settings.analysis_interval_s > 0
@@ -111,11 +117,15 @@ def create_app(settings: Settings, engine: Engine | None = None) -> Starlette:
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         if checkpointer is not None:
             checkpointer.start()
+        if expander is not None:
+            expander.start()
         if analyzer is not None:
             analyzer.start()
         yield
         if analyzer is not None:
             analyzer.stop()
+        if expander is not None:
+            expander.stop()
         if checkpointer is not None:
             checkpointer.stop()
         if owns_engine:

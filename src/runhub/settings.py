@@ -12,7 +12,9 @@ DEFAULT_PASSWORD_CHECKS = 2
 
 
 # Settings read from RUNHUB_<NAME> with this type (e.g. RUNHUB_HEALTH_WINDOW).
-_HEALTH_SETTINGS: dict[str, type] = {
+_TYPED_SETTINGS: dict[str, type] = {
+    "expansion_interval_s": float,
+    "expansion_chunk_tests": int,
     "analysis_interval_s": float,
     "health_window": int,
     "health_flip_rate": float,
@@ -45,6 +47,11 @@ class Settings:
     # Password hashes (argon2, 64 MiB each) computed at once per process (decisions.md
     # "Web UI"); sign-ins beyond them wait briefly, then get 503.
     password_checks: int = DEFAULT_PASSWORD_CHECKS
+    # Appended batches (README "How fresh results are"): how often each process looks for
+    # batches to expand when it found none (0 turns its background stage off; reads and
+    # completions still expand what they need), and the tests per expansion transaction.
+    expansion_interval_s: float = 0.1
+    expansion_chunk_tests: int = 5_000
     # Case health (README "Test intelligence"): how often each process folds completed
     # runs into it (0 turns the background analysis off), and the rules' thresholds.
     analysis_interval_s: float = 1.0
@@ -76,7 +83,7 @@ class Settings:
             values["session_max_age_s"] = int(env["RUNHUB_SESSION_MAX_AGE_S"])
         if env.get("RUNHUB_PASSWORD_CHECKS"):
             values["password_checks"] = int(env["RUNHUB_PASSWORD_CHECKS"])
-        for name, kind in _HEALTH_SETTINGS.items():
+        for name, kind in _TYPED_SETTINGS.items():
             if env.get(f"RUNHUB_{name.upper()}"):
                 values[name] = kind(env[f"RUNHUB_{name.upper()}"])
         values.update({k: v for k, v in overrides.items() if v is not None})

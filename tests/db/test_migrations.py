@@ -32,7 +32,7 @@ def test_results_table_has_no_text_index(engine: Engine) -> None:
     """Keys live in automation_cases; every result index is over integer columns."""
     indexes = inspect(engine).get_indexes("automation_run_tests")
     assert {tuple(i["column_names"]) for i in indexes} == {
-        ("run_id", "id"),
+        ("run_id", "seq"),
         ("thread_id", "id"),
         ("run_id", "status_id", "id"),
         ("case_id", "id"),

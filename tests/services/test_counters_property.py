@@ -22,6 +22,7 @@ from runhub.db.engine import read_tx, write_tx
 from runhub.db.schema import automation_cases, automation_run_tests
 from runhub.errors import Unprocessable
 from runhub.services import admin, runs, threads
+from runhub.services import batches as batches_service
 from runhub.services.access import Principal
 
 # decisions.md, "Statuses": id -> aliases, and the passed/failed/final flags.
@@ -95,7 +96,9 @@ def counters(obj: dict[str, Any]) -> dict[str, int]:
 
 
 def recount(engine: Engine, run_id: int) -> dict[int, Counter[int]]:
-    """Per thread id: results per status id, counted from automation_run_tests."""
+    """Per thread id: results per status id, counted from automation_run_tests once every
+    acknowledged batch is expanded (as any reader of results first does)."""
+    batches_service.settle_run(engine, run_id)
     t = automation_run_tests
     query = (
         select(t.c.thread_id, t.c.status_id, func.count())
@@ -110,6 +113,7 @@ def recount(engine: Engine, run_id: int) -> dict[int, Counter[int]]:
 
 
 def stored_results(engine: Engine, run_id: int) -> int:
+    batches_service.settle_run(engine, run_id)
     query = (
         select(func.count())
         .select_from(automation_run_tests)
@@ -254,6 +258,7 @@ def test_case_counters_equal_a_recount_in_arrival_order(
         for alias, key in pairs:
             sent.setdefault(key, []).append(ALIAS_TO_ID[alias])
 
+    batches_service.settle_project(engine, project_id)  # what every reader of cases does
     r, c = automation_run_tests, automation_cases
     with read_tx(engine) as conn:
         results = conn.execute(

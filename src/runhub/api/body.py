@@ -99,7 +99,6 @@ def _inflate(raw: bytes, encoding: str, max_bytes: int) -> bytes:
             raise BadRequest("The request body has data after its deflate stream.")
 
 
-
 def _is_json_content_type(value: str | None) -> bool:
     if value is None:
         return True  # tolerated: the body must still parse as JSON

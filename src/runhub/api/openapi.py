@@ -92,7 +92,12 @@ _QUERY: dict[str, tuple[dict[str, Any], str]] = {
     **{
         name: (_ID_LIST, f"Any of these {name.removesuffix('_id')} ids")
         for name in (
-            "source_id", "config_id", "milestone_id", "created_by", "parent_id", "root_id",
+            "source_id",
+            "config_id",
+            "milestone_id",
+            "created_by",
+            "parent_id",
+            "root_id",
             "type_id",
         )  # fmt: skip
     },
@@ -130,7 +135,10 @@ def _success(kind: str) -> dict[str, Any]:
 def _query_parameter(name: str) -> dict[str, Any]:
     schema, description = _QUERY[name]  # a new parameter needs its type here
     parameter: dict[str, Any] = {
-        "name": name, "in": "query", "description": description, "schema": schema
+        "name": name,
+        "in": "query",
+        "description": description,
+        "schema": schema,
     }
     if schema.get("type") == "array":
         parameter.update(style="form", explode=False)

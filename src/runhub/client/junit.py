@@ -843,6 +843,7 @@ def _outcome(case: ET.Element) -> tuple[str, _Fields, _Fields]:
 
 # -- streaming ------------------------------------------------------------------------------
 
+
 def iter_tests(
     path: Path, report: Report | None = None, *, reruns: bool = True
 ) -> Iterator[dict[str, Any]]:

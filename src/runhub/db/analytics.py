@@ -33,7 +33,7 @@ def run_results(conn: Connection, run_id: int) -> list[tuple[int, int, int]]:
     mark = "%s" if conn.dialect.name == "postgresql" else "?"
     sql = (
         "SELECT case_id, status_id, id FROM automation_run_tests"
-        f" WHERE run_id = {mark} ORDER BY id"
+        f" WHERE run_id = {mark} ORDER BY seq"
     )
     cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
     try:
@@ -102,15 +102,15 @@ def last_passed_runs(
     conditions: list[ColumnElement[bool]] = []
     if passed_in is not None:
         # Every result of a run after `passed_in` has an id at least the smallest result
-        # id of those runs (each found at the start of its run's index entries).
+        # id of those runs (each its run's first position, found in the index run_id, seq).
         first_id = (
-            select(func.min(results.c.id))
+            select(results.c.id)
             .where(results.c.run_id == runs.c.id)
+            .order_by(results.c.seq)
+            .limit(1)
             .scalar_subquery()
         )
-        between = select(func.min(first_id)).where(
-            runs.c.id > passed_in, runs.c.id < before_run_id
-        )
+        between = select(func.min(first_id)).where(runs.c.id > passed_in, runs.c.id < before_run_id)
         lowest = conn.execute(between).scalar()
         if lowest is None:  # no results between the two runs
             return dict.fromkeys(case_ids, passed_in)

@@ -20,7 +20,7 @@ from runhub.db.schema import ELAPSED_SUM_MAX_US
 
 RESULT_COLUMNS = (
     "id", "run_id", "thread_id", "case_id", "status_id", "elapsed", "file", "line",
-    "assertions", "created_at",
+    "assertions", "created_at", "seq",
 )  # fmt: skip
 FIELD_COLUMNS = ("run_id", "thread_id", "test_id", "type", "name", "value", "meta", "is_highlight")
 ARTIFACT_COLUMNS = (

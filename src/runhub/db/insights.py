@@ -44,13 +44,13 @@ _UNION = 100  # limited sub-selects per UNION ALL (SQLite allows 500)
 
 
 def result_id_range(conn: Connection, run_id: int) -> tuple[int, int] | None:
-    """The lowest and highest result id of a run (index run_id, id), or None. Two
-    statements: SQLite reads one end of the index only for a lone min() or max()."""
-    where = results.c.run_id == run_id
-    low = conn.execute(select(func.min(results.c.id)).where(where)).scalar()
+    """The lowest and highest result id of a run, or None: the results at its first and
+    last position (index run_id, seq; ids grow with positions within a run)."""
+    query = select(results.c.id).where(results.c.run_id == run_id).limit(1)
+    low = conn.execute(query.order_by(results.c.seq)).scalar()
     if low is None:
         return None
-    return low, conn.execute(select(func.max(results.c.id)).where(where)).scalar_one()
+    return low, conn.execute(query.order_by(results.c.seq.desc())).scalar_one()
 
 
 def case_results_in_run(

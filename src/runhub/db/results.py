@@ -44,27 +44,38 @@ def page_results(
     descending: bool,
     offset: int,
     limit: int,
-) -> tuple[int, list[RowMapping]]:
+) -> list[RowMapping]:
+    """A page of the run's results. In the default order (id) without filters the page is a
+    range of positions (`seq`), read from the index however deep it is."""
     conditions: list[ColumnElement[bool]] = [results.c.run_id == run_id]
+    query = select(results, cases.c.key, cases.c.name, cases.c.folder).join(
+        cases, cases.c.id == results.c.case_id
+    )
+    if sort == "automation_run_tests:id" and thread_id is None and status_ids is None:
+        if descending:
+            last = last_position(conn, run_id)
+            span = results.c.seq.between(last - offset - limit + 1, last - offset)
+            query = query.where(*conditions, span).order_by(results.c.seq.desc())
+        else:
+            span = results.c.seq.between(offset + 1, offset + limit)
+            query = query.where(*conditions, span).order_by(results.c.seq)
+        return list(conn.execute(query).mappings())
     if thread_id is not None:
         conditions.append(results.c.thread_id == thread_id)
     if status_ids is not None:
         conditions.append(results.c.status_id.in_(list(status_ids)))
-    where = and_(*conditions)
-    total = conn.execute(select(func.count()).select_from(results).where(where)).scalar_one()
     column = RESULT_SORTS[sort]
     order = (
         (column.desc(), results.c.id.desc()) if descending else (column.asc(), results.c.id.asc())
     )
-    query = (
-        select(results, cases.c.key, cases.c.name, cases.c.folder)
-        .join(cases, cases.c.id == results.c.case_id)
-        .where(where)
-        .order_by(*order)
-        .offset(offset)
-        .limit(limit)
-    )
-    return total, list(conn.execute(query).mappings())
+    query = query.where(and_(*conditions)).order_by(*order).offset(offset).limit(limit)
+    return list(conn.execute(query).mappings())
+
+
+def last_position(conn: Connection, run_id: int) -> int:
+    """The run's number of expanded results: the highest `seq` (one index probe)."""
+    query = select(func.max(results.c.seq)).where(results.c.run_id == run_id)
+    return int(conn.execute(query).scalar() or 0)
 
 
 def page_cases(

@@ -72,9 +72,7 @@ def finish_run(conn: Connection, run_id: int, **values: Any) -> None:
     conn.execute(insert(queue).values(run_id=run_id, queued_at=values["completed_at"]))
 
 
-def set_vcs_if_unset(
-    conn: Connection, run_id: int, commit: str | None, branch: str | None
-) -> None:
+def set_vcs_if_unset(conn: Connection, run_id: int, commit: str | None, branch: str | None) -> None:
     """The run's commit and branch, each only where it has none yet (the first wins)."""
     for column, value in ((runs.c.vcs_commit, commit), (runs.c.vcs_branch, branch)):
         if value is not None:

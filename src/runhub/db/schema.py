@@ -19,6 +19,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     Sequence,
     SmallInteger,
@@ -45,6 +46,7 @@ def saturating_add(column: ColumnElement[int], delta: int, maximum: int) -> Colu
     """`column + delta`, at most `maximum`, never overflowing (0 <= delta <= maximum)."""
     delta = min(delta, maximum)
     return case((column > maximum - delta, maximum), else_=column + delta)
+
 
 metadata = MetaData(
     naming_convention={
@@ -308,10 +310,35 @@ automation_run_tests = Table(
     Column("line", Integer),
     Column("assertions", Integer),
     _ts("created_at", nullable=False),
-    Index("ix_automation_run_tests_run", "run_id", "id"),
+    # The result's position in its run (1, 2, 3, ... in id order): a page of a run's tests
+    # in the default order is a range of positions, however deep (db.results.page_results).
+    Column("seq", BigInteger, nullable=False, server_default=text("0")),
+    Index("ux_automation_run_tests_run_seq", "run_id", "seq", unique=True),
     Index("ix_automation_run_tests_thread", "thread_id", "id"),
     Index("ix_automation_run_tests_run_status", "run_id", "status_id", "id"),
     Index("ix_automation_run_tests_case", "case_id", "id"),
+)
+
+# Appended batches not yet expanded into results (services.batches): an append stores its
+# tests here as one row, in the same transaction as the thread's counters; the expansion
+# stage turns them into results, fields and artifacts and deletes the row, in one
+# transaction, a source's batches in arrival (id) order. `status_ids` holds one byte per
+# test, `tests` the batch's tests (msgpack).
+automation_run_batches = Table(
+    "automation_run_batches",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("run_id", BigInteger, nullable=False),
+    Column("thread_id", BigInteger, nullable=False),
+    Column("project_id", BigInteger, nullable=False),
+    Column("source_id", BigInteger, nullable=False),
+    Column("test_count", Integer, nullable=False),
+    Column("status_ids", LargeBinary, nullable=False),
+    Column("tests", LargeBinary, nullable=False),
+    _ts("created_at", nullable=False),
+    Index("ix_automation_run_batches_run", "run_id", "id"),
+    Index("ix_automation_run_batches_source", "source_id", "id"),
+    Index("ix_automation_run_batches_project", "project_id", "source_id"),
 )
 
 # Fields and artifacts belong to a run (thread_id and test_id null), a thread (test_id

@@ -14,9 +14,9 @@ from sqlalchemy.sql.elements import ColumnElement
 from runhub.db import accounts, catalog, results
 from runhub.db import runs as runs_db
 from runhub.db.engine import read_tx
-from runhub.db.schema import automation_sources, milestones
+from runhub.db.schema import STATUS_SLOTS, automation_sources, milestones
 from runhub.errors import Forbidden, NotFound
-from runhub.services import render
+from runhub.services import batches, render
 from runhub.services.access import Principal, can_see_project, require_admin, visible_project
 from runhub.services.paging import PageRequest, envelope
 from runhub.services.runs import visible_run
@@ -323,11 +323,13 @@ def list_run_tests(
     sort: str,
     descending: bool,
 ) -> dict:
+    batches.settle_run(engine, run_id)
     with read_tx(engine) as conn:
         visible_run(conn, who, run_id)
         table = StatusTable.cached(conn)
         status_ids = table.ids_in_categories(categories) if categories is not None else None
-        total, rows = results.page_results(
+        total = _result_count(conn, run_id, thread_id, status_ids)
+        rows = results.page_results(
             conn, run_id, thread_id, status_ids, sort, descending, page.offset, page.per_page
         )
         fields, artifacts = runs_db.resources_of_tests(conn, [r["id"] for r in rows])
@@ -360,6 +362,22 @@ def list_run_tests(
         return envelope(page, total, items)
 
 
+def _result_count(
+    conn: Connection, run_id: int, thread_id: int | None, status_ids: Sequence[int] | None
+) -> int:
+    """How many of the run's results match, from the threads' counters (which always equal
+    a recount) instead of counting rows; unfiltered, the run's highest position."""
+    if thread_id is None and status_ids is None:
+        return results.last_position(conn, run_id)
+    slots = STATUS_SLOTS if status_ids is None else status_ids
+    return sum(
+        int(thread[f"status{n}_count"])
+        for thread in runs_db.threads_of_runs(conn, [run_id])
+        if thread_id is None or thread["id"] == thread_id
+        for n in slots
+    )
+
+
 def list_cases(
     engine: Engine,
     who: Principal,
@@ -374,6 +392,7 @@ def list_cases(
     descending: bool,
     expands: Sequence[str],
 ) -> dict:
+    batches.settle_project(engine, project_id)
     with read_tx(engine) as conn:
         visible_project(conn, who, project_id)
         table = StatusTable.cached(conn)

@@ -13,7 +13,7 @@ from runhub.db import analytics as db
 from runhub.db import runs as runs_db
 from runhub.db.engine import read_tx
 from runhub.errors import NotFound
-from runhub.services import quarantine
+from runhub.services import batches, quarantine
 from runhub.services.access import Principal
 from runhub.services.health import visible_case
 from runhub.services.outcomes import BUCKETS, bucket, run_outcomes
@@ -46,6 +46,7 @@ def changes(
     base_id: int | None,
     buckets: Sequence[str] | None,
 ) -> dict[str, Any]:
+    batches.settle_run(engine, run_id)
     with read_tx(engine) as conn:
         run = visible_run(conn, who, run_id)
         if base_id is not None:
@@ -86,9 +87,7 @@ def changes(
                     listed.append((found, case_id))
         cases = db.case_rows(conn, [case_id for _, case_id in listed])
         order = {name: rank for rank, name in enumerate(BUCKETS)}
-        listed.sort(
-            key=lambda b: (order[b[0]], cases[b[1]]["folder"], cases[b[1]]["name"], b[1])
-        )
+        listed.sort(key=lambda b: (order[b[0]], cases[b[1]]["folder"], cases[b[1]]["name"], b[1]))
         shown = listed[page.offset : page.offset + page.per_page]
         new_failures = [case_id for name, case_id in shown if name == "new_failure"]
         # A new failure passed in the base run: when the base is earlier, the latest run
@@ -127,6 +126,7 @@ def history(
     branch: str | None,
     config_ids: Sequence[int] | None,
 ) -> dict[str, Any]:
+    batches.settle_case(engine, case_id)
     with read_tx(engine) as conn:
         visible_case(conn, who, case_id)
         total, rows = db.case_history(

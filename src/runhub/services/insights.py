@@ -21,7 +21,7 @@ from runhub.db import runs as runs_db
 from runhub.db.engine import read_tx
 from runhub.db.schema import STATUS_SLOTS
 from runhub.errors import NotFound
-from runhub.services import changes, quarantine, run_summary
+from runhub.services import batches, changes, quarantine, run_summary
 from runhub.services.access import Principal, can_see_project
 from runhub.services.outcomes import BUCKETS, STATE_NAMES, Outcome, bucket, run_outcomes
 from runhub.services.paging import PageRequest
@@ -69,6 +69,7 @@ def run_insights(
     change summary (None when not ready), its failures and how many of them are quarantined
     (None without failures), and the badges of `tests` (the page's results: id and
     case_id) by result id."""
+    batches.settle_run(engine, run_id)
     with read_tx(engine) as conn:
         run = visible_run(conn, who, run_id)  # every column: commit and branch too
         table = StatusTable.cached(conn)

@@ -19,7 +19,7 @@ from runhub.db import runs as runs_db
 from runhub.db.engine import read_tx
 from runhub.db.schema import STATUS_SLOTS
 from runhub.errors import NotFound
-from runhub.services import render
+from runhub.services import batches, render
 from runhub.services.access import Principal, can_see_project
 from runhub.services.runs import RUN_EXPANDS, get_run, visible_run
 from runhub.services.statuses import FAILURE, SUCCESS, StatusTable
@@ -92,6 +92,7 @@ def run_counts(engine: Engine, who: Principal, run_id: int) -> dict[str, Any]:
 
 def run_tests(engine: Engine, who: Principal, run_id: int, f: TestFilter) -> dict[str, Any]:
     """A page of the run's tests (failures first) with the status list and paging."""
+    batches.settle_run(engine, run_id)
     with read_tx(engine) as conn:
         visible_run(conn, who, run_id)
         table = StatusTable.cached(conn)

@@ -20,7 +20,7 @@ from sqlalchemy import Engine
 from runhub.db import analytics, views
 from runhub.db import insights as db
 from runhub.db.engine import read_tx
-from runhub.services import quarantine
+from runhub.services import batches, quarantine
 from runhub.services.access import Principal, visible_project
 from runhub.services.health import ALL_BRANCHES, item
 from runhub.services.outcomes import STATE_NAMES, STATES
@@ -53,6 +53,7 @@ def project_tests(
 ) -> dict[str, Any]:
     page, sources = query.page, list(query.source_ids) or None
     branch = query.branch or ALL_BRANCHES
+    batches.settle_project(engine, project_id)
     with read_tx(engine) as conn:
         project = visible_project(conn, who, project_id)
         counts = db.state_counts(conn, project_id, branch, sources)

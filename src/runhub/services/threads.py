@@ -11,14 +11,15 @@ from typing import Any
 from sqlalchemy import Connection, Engine
 
 from runhub.api.schemas import TestIn, ThreadAppend, ThreadComplete, ThreadCreate
-from runhub.db import ingest
+from runhub.db import batches as batches_db
 from runhub.db import runs as db
-from runhub.db.engine import write_tx
+from runhub.db.engine import read_tx, write_tx
 from runhub.errors import ApiError, NotFound, Unprocessable
+from runhub.services import batches
 from runhub.services.access import Principal, can_see_project, require_write
 from runhub.services.resources import artifact_rows, field_rows
 from runhub.services.runs import visible_run
-from runhub.services.statuses import NEUTRAL, StatusTable
+from runhub.services.statuses import StatusTable
 from runhub.timeutil import utcnow
 
 
@@ -80,36 +81,6 @@ def resolve_statuses(table: StatusTable, tests: list[TestIn]) -> list[int]:
     return ids
 
 
-def case_deltas(
-    table: StatusTable, tests: list[TestIn], status_ids: list[int]
-) -> list[ingest.CaseDelta]:
-    """Aggregate a batch per key: what it adds to each automation case."""
-    deltas: dict[str, ingest.CaseDelta] = {}
-    for test, status_id in zip(tests, status_ids, strict=True):
-        delta = deltas.get(test.key)
-        if delta is None:
-            delta = deltas[test.key] = ingest.CaseDelta(test.key, test.name, test.folder)
-        else:
-            delta.name, delta.folder = test.name, test.folder
-        delta.test_count += 1
-        category = table.category(status_id)
-        if status_id in table.passed_ids:
-            delta.success_count += 1
-        if status_id in table.failed_ids:
-            delta.failure_count += 1
-        if category != NEUTRAL:
-            if delta.first_category == NEUTRAL:
-                delta.first_category = category
-            elif delta.last_category != category:
-                delta.flaky_count += 1
-            delta.last_category = category
-        if test.elapsed is not None:
-            delta.elapsed_sum += test.elapsed
-            delta.elapsed_n += 1
-        delta.last_status_id = status_id
-    return list(deltas.values())
-
-
 IDEMPOTENCY_WINDOW = timedelta(hours=24)
 PURGE_EVERY_S = 600.0
 
@@ -138,7 +109,8 @@ def append_to_thread(
     body: ThreadAppend,
     idempotency_key: str | None = None,
 ) -> None:
-    """Store a batch: all of it or, on any error, nothing (one transaction).
+    """Store a batch: all of it or, on any error, nothing (one transaction). The tests are
+    stored as one pending batch with the thread's counters; services.batches expands them.
 
     With an `idempotency_key` already recorded for this thread in the last 24 hours the
     batch is not stored again (the caller still gets 204). The key is recorded in the same
@@ -171,16 +143,21 @@ def append_to_thread(
         if home is None:
             raise _why_not_open(conn, who, thread_id)
         run_id, project_id, source_id = home
-        thread = {
-            "id": thread_id,
-            "run_id": run_id,
-            "project_id": project_id,
-            "source_id": source_id,
-        }
         db.insert_fields(conn, field_rows(body.fields, run_id, thread_id))
         db.insert_artifacts(conn, artifact_rows(body.artifacts, run_id, thread_id))
         if tests:
-            store_tests(conn, thread, table, tests, status_ids, now)
+            status_bytes, tests_bytes = batches.pack(tests, status_ids)
+            batches_db.insert_batch(
+                conn,
+                run_id=run_id,
+                thread_id=thread_id,
+                project_id=project_id,
+                source_id=source_id,
+                status_ids=status_bytes,
+                tests=tests_bytes,
+                test_count=len(tests),
+                created_at=now,
+            )
 
 
 def _why_not_open(conn: Connection, who: Principal, thread_id: int) -> ApiError:
@@ -193,54 +170,19 @@ def _why_not_open(conn: Connection, who: Principal, thread_id: int) -> ApiError:
     return _completed(thread_id)
 
 
-def store_tests(
-    conn: Connection,
-    thread: Any,
-    table: StatusTable,
-    tests: list[TestIn],
-    status_ids: list[int],
-    now: datetime,
-) -> None:
-    """Store a validated batch in the thread: cases, results, their fields and artifacts."""
-    run_id, thread_id = thread["run_id"], thread["id"]
-    case_ids = ingest.upsert_cases(
-        conn, thread["project_id"], thread["source_id"], case_deltas(table, tests, status_ids), now
-    )
-    result_ids = ingest.allocate_result_ids(conn, len(tests))
-    stamp = ingest.time_param(conn, now)
-    results: list[tuple[Any, ...]] = []
-    fields: list[tuple[Any, ...]] = []
-    artifacts: list[tuple[Any, ...]] = []
-    for test, status_id, result_id in zip(tests, status_ids, result_ids, strict=True):
-        results.append(
-            (
-                result_id,
-                run_id,
-                thread_id,
-                case_ids[test.key],
-                status_id,
-                test.elapsed,
-                test.file,
-                test.line,
-                test.assertions,
-                stamp,
-            )  # fmt: skip
-        )
-        if test.fields:
-            fields.extend(field_rows(test.fields, run_id, thread_id, result_id))
-        if test.artifacts:
-            artifacts.extend(artifact_rows(test.artifacts, run_id, thread_id, result_id))
-    ingest.insert_rows(conn, "automation_run_tests", ingest.RESULT_COLUMNS, results)
-    db.insert_fields(conn, fields)
-    db.insert_artifacts(conn, artifacts)
-
-
 def complete_thread(engine: Engine, who: Principal, thread_id: int, body: ThreadComplete) -> None:
-    """Complete one thread; given elapsed values set (not add to) its totals."""
+    """Complete one thread; given elapsed values set (not add to) its totals. The run's
+    pending batches are expanded first (in chunks), the rest with the completion."""
+    with read_tx(engine) as conn:
+        thread = _open_thread(conn, who, thread_id)
+    if not thread["is_completed"]:
+        batches.expand_all_of_source(engine, thread["source_id"])
     with write_tx(engine) as conn:
         thread = _open_thread(conn, who, thread_id)
         if thread["is_completed"]:
             return
+        # The run's lock first, as every writer that takes both (services.batches).
+        db.run_by_id(conn, thread["run_id"], for_update=True)
         extra: dict[str, int] = {}
         if body.elapsed_observed is not None:
             extra["elapsed_observed"] = body.elapsed_observed
@@ -250,3 +192,5 @@ def complete_thread(engine: Engine, who: Principal, thread_id: int, body: Thread
         db.complete_threads(
             conn, db.threads.c.id == thread_id, table.failed_ids, utcnow(), who.user_id, **extra
         )
+        # After the completion, which waits for appends in flight: nothing can follow.
+        batches.expand_source(conn, thread["source_id"])

@@ -98,8 +98,11 @@ def _backfill(conn: sa.Connection) -> None:
                 "UPDATE automation_runs SET vcs_commit = :vcs_commit, vcs_branch = :vcs_branch"
                 " WHERE id = :id"
             ),
-            {"vcs_commit": values.get("vcs_commit"), "vcs_branch": values.get("vcs_branch"),
-             "id": run_id},
+            {
+                "vcs_commit": values.get("vcs_commit"),
+                "vcs_branch": values.get("vcs_branch"),
+                "id": run_id,
+            },
         )
     conn.execute(
         sa.text(
