@@ -7,10 +7,18 @@ from datetime import datetime
 
 from sqlalchemy import Connection, RowMapping, delete, func, insert, select
 
-from runhub.db.schema import automation_cases, automation_run_batches, automation_sources
+from runhub.db.schema import (
+    automation_cases,
+    automation_run_batches,
+    automation_run_tests,
+    automation_runs,
+    automation_sources,
+)
 
 batches = automation_run_batches
 sources = automation_sources
+runs = automation_runs
+results = automation_run_tests
 
 
 def insert_batch(
@@ -68,6 +76,20 @@ def pending_count(conn: Connection) -> tuple[int, int]:
 def project_of_case(conn: Connection, case_id: int) -> int | None:
     query = select(automation_cases.c.project_id).where(automation_cases.c.id == case_id)
     return conn.execute(query).scalar()
+
+
+def source_of_result(conn: Connection, test_id: int) -> int | None:
+    """The source of a result's run when that source has pending batches, else None."""
+    query = (
+        select(runs.c.source_id)
+        .join(results, results.c.run_id == runs.c.id)
+        .where(results.c.id == test_id)
+    )
+    source_id = conn.execute(query).scalar()
+    if source_id is None:
+        return None
+    pending = select(batches.c.id).where(batches.c.source_id == source_id).limit(1)
+    return source_id if conn.execute(pending).first() is not None else None
 
 
 def lock_source(conn: Connection, source_id: int, *, skip_locked: bool = False) -> bool:

@@ -207,6 +207,14 @@ def settle_case(engine: Engine, case_id: int) -> None:
         settle_project(engine, project_id)
 
 
+def settle_result(engine: Engine, test_id: int) -> None:
+    """Before reading a result's case history: expand what its source has pending."""
+    with read_tx(engine) as conn:
+        source_id = db.source_of_result(conn, test_id)
+    if source_id is not None:
+        expand_all_of_source(engine, source_id)
+
+
 def expand_pending(
     engine: Engine, chunk_tests: int = CHUNK_TESTS, *, max_sources: int = 100
 ) -> int:

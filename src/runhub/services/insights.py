@@ -189,6 +189,7 @@ def compare_choices(engine: Engine, who: Principal, run_id: int) -> dict[str, An
 def result_insights(engine: Engine, who: Principal, test_id: int) -> dict[str, Any]:
     """A result's case health with its evidence (and the runs it names), and for a new
     failure of its run the runs it broke between."""
+    batches.settle_result(engine, test_id)
     with read_tx(engine) as conn:
         row = views.result_by_id(conn, test_id)
         if row is None or not can_see_project(conn, who, row["project_id"]):

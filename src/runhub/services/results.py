@@ -168,6 +168,7 @@ def _test_row(row: Any, table: StatusTable) -> dict[str, Any]:
 
 def result_view(engine: Engine, who: Principal, test_id: int) -> dict[str, Any]:
     """One test result: fields, artifacts, its run, and the case's last 100 results."""
+    batches.settle_result(engine, test_id)
     with read_tx(engine) as conn:
         row = views.result_by_id(conn, test_id)
         if row is None or not can_see_project(conn, who, row["project_id"]):
