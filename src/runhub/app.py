@@ -103,7 +103,12 @@ def create_app(settings: Settings, engine: Engine | None = None) -> Starlette:
     rate_limiter = RateLimiter(settings.rate_limit_per_minute)
     limit_password_checks(settings.password_checks)
     expander = (
-        BatchExpander(db, settings.expansion_interval_s, settings.expansion_chunk_tests)
+        BatchExpander(
+            db,
+            settings.expansion_interval_s,
+            settings.expansion_chunk_tests,
+            backlog_tests=settings.expansion_backlog_tests,
+        )
         if settings.expansion_interval_s > 0
         else None
     )

@@ -15,6 +15,7 @@ DEFAULT_PASSWORD_CHECKS = 2
 _TYPED_SETTINGS: dict[str, type] = {
     "expansion_interval_s": float,
     "expansion_chunk_tests": int,
+    "expansion_backlog_tests": int,
     "analysis_interval_s": float,
     "health_window": int,
     "health_flip_rate": float,
@@ -49,9 +50,11 @@ class Settings:
     password_checks: int = DEFAULT_PASSWORD_CHECKS
     # Appended batches (README "How fresh results are"): how often each process looks for
     # batches to expand when it found none (0 turns its background stage off; reads and
-    # completions still expand what they need), and the tests per expansion transaction.
+    # completions still expand what they need), the tests per expansion transaction, and
+    # the backlog (tests) past which it expands even while appends keep coming.
     expansion_interval_s: float = 0.1
     expansion_chunk_tests: int = 5_000
+    expansion_backlog_tests: int = 500_000
     # Case health (README "Test intelligence"): how often each process folds completed
     # runs into it (0 turns the background analysis off), and the rules' thresholds.
     analysis_interval_s: float = 1.0

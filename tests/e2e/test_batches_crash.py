@@ -84,9 +84,14 @@ def all_tests(api: httpx.Client, run_id: int) -> list[dict]:
 def test_kill_during_parallel_appends_loses_no_acknowledged_batch(
     db_url: str, start_server: StartServer
 ) -> None:
-    # Small expansion transactions, so that the kill lands while the stage is at work, and
-    # pauses when it has caught up, so that batches are pending too.
-    env = {"RUNHUB_EXPANSION_CHUNK_TESTS": "200", "RUNHUB_EXPANSION_INTERVAL_S": "0.3"}
+    # Small expansion transactions, kept busy by a small backlog limit (it expands while
+    # appends keep coming), so that the kill lands while the stage is at work, and pauses
+    # when it has caught up, so that batches are pending too.
+    env = {
+        "RUNHUB_EXPANSION_CHUNK_TESTS": "200",
+        "RUNHUB_EXPANSION_INTERVAL_S": "0.3",
+        "RUNHUB_EXPANSION_BACKLOG_TESTS": "1000",
+    }
     server = start_server(db_url, env=env)
     project_id = int(runhub_cli("admin", "create-project", "Crash", "--database", db_url))
     with server.client() as api:

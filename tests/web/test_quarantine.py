@@ -17,7 +17,7 @@ from runhub.api.schemas import QuarantineCreate
 from runhub.db import insights as insights_db
 from runhub.db.engine import read_tx, write_tx
 from runhub.db.schema import quarantine_entries
-from runhub.services import quarantine, run_summary
+from runhub.services import batches, quarantine, run_summary
 from runhub.services.access import Principal
 from runhub.services.health import analyze_pending
 from runhub.services.outcomes import HealthRules
@@ -396,6 +396,7 @@ def test_run_header_line_none_some_and_all_quarantined(
 
 def test_failed_outcomes_are_counted_like_the_summary(web: Web, engine: Engine) -> None:
     run = submit(web.api, {"a": F, "b": [F, P], "c": [P, F], "d": [F, F], "e": P, "f": "skipped"})
+    batches.settle_run(engine, run)  # as every reader of results does first
     with read_tx(engine) as conn:
         table = StatusTable.cached(conn)
         found = insights_db.failed_outcome_count(conn, run, table.passed_ids, table.failed_ids)

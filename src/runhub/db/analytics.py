@@ -151,6 +151,12 @@ def last_passed_runs(
 # --- the analysis queue ----------------------------------------------------------------------
 
 
+def first_queued_run(conn: Connection) -> int | None:
+    """The oldest queued run, not locked."""
+    query = select(analysis_queue.c.run_id).order_by(analysis_queue.c.run_id).limit(1)
+    return conn.execute(query).scalar()
+
+
 def claim_queued_run(conn: Connection) -> int | None:
     """The oldest queued run, locked for this transaction (PostgreSQL: skipped by other
     workers; SQLite: the write transaction already excludes them)."""

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
+import weakref
 from collections.abc import Collection, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event
@@ -128,10 +130,60 @@ class WalCheckpointer:
             self.checkpoint()
 
 
+class WriteGate:
+    """SQLite has one writer at a time. Writers of one process queue here for it instead of
+    in SQLite's busy handler, which polls with sleeps of up to 100 ms (a writer would wait
+    for a lock freed long ago); `background` writers (the expansion stage) let waiting
+    request writers go first. Writers in other processes still meet the busy handler."""
+
+    def __init__(self) -> None:
+        self._lock = threading.RLock()
+        self._waiting = 0
+        self._count_lock = threading.Lock()
+
+    @contextmanager
+    def held(self, background: bool = False) -> Iterator[None]:
+        if background:
+            deadline = time.monotonic() + BACKGROUND_YIELD_S
+            while self._waiting and time.monotonic() < deadline:
+                time.sleep(0.0005)
+        else:
+            with self._count_lock:
+                self._waiting += 1
+        try:
+            self._lock.acquire()
+        finally:
+            if not background:
+                with self._count_lock:
+                    self._waiting -= 1
+        try:
+            yield
+        finally:
+            self._lock.release()
+
+
+BACKGROUND_YIELD_S = 0.25  # a background writer waits at most this long for request writers
+_gates: weakref.WeakKeyDictionary[Engine, WriteGate] = weakref.WeakKeyDictionary()
+_gates_lock = threading.Lock()
+
+
+def _gate(engine: Engine) -> WriteGate | None:
+    if not is_sqlite(engine):
+        return None
+    with _gates_lock:
+        gate = _gates.get(engine)
+        if gate is None:
+            gate = _gates[engine] = WriteGate()
+        return gate
+
+
 @contextmanager
-def write_tx(engine: Engine) -> Iterator[Connection]:
-    """A write transaction: BEGIN IMMEDIATE on SQLite, a normal transaction elsewhere."""
-    with engine.connect().execution_options(write=True) as conn, conn.begin():
+def write_tx(engine: Engine, *, background: bool = False) -> Iterator[Connection]:
+    """A write transaction: BEGIN IMMEDIATE on SQLite (through the process's WriteGate),
+    a normal transaction elsewhere. `background` work gives way to request writers."""
+    gate = _gate(engine)
+    held = gate.held(background) if gate is not None else nullcontext()
+    with held, engine.connect().execution_options(write=True) as conn, conn.begin():
         yield conn
 
 

@@ -10,8 +10,11 @@ in one transaction, so a batch is never half expanded. It runs:
   of about `chunk_tests` tests;
 - before any read that needs a run's results (settle_run: its source) or a project's cases
   (settle_project), so every reader sees what was acknowledged before it asked;
-- inside completing a thread or a run, after the completion (so no later append can slip
-  in), which is how health analysis and the change summaries see every result.
+- before health analysis folds a completed run in (services.health), which is how the
+  health and the change summaries see every result.
+
+Completing a thread or a run does not wait for its expansion: its status and counts come
+from the counters, so a client's last call is as fast as its appends.
 
 A source's batches are expanded in arrival (id) order, so its cases' counters follow the
 order results came in, across runs; expansions of one source are ordered by the source's
@@ -23,6 +26,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from datetime import datetime
 from typing import Any
 
@@ -41,6 +45,8 @@ from runhub.services.statuses import NEUTRAL, StatusTable
 log = logging.getLogger("runhub.batches")
 
 CHUNK_TESTS = 5_000  # tests per expansion transaction (SQLite holds its write lock for it)
+IDLE_S = 0.2  # the background stage starts once appends have paused this long
+BACKLOG_TESTS = 500_000  # or once this many tests wait, pause or not
 _encoder = msgspec.msgpack.Encoder()
 _decoder = msgspec.msgpack.Decoder(list[TestIn])
 
@@ -165,7 +171,9 @@ def _store_results(
     runs_db.insert_artifacts(conn, artifacts)
 
 
-def expand_all_of_source(engine: Engine, source_id: int, chunk_tests: int = CHUNK_TESTS) -> int:
+def expand_all_of_source(
+    engine: Engine, source_id: int, chunk_tests: int = CHUNK_TESTS, *, background: bool = False
+) -> int:
     """Expand every batch of the source that is pending now, a chunk per transaction (not
     the ones appended meanwhile: a client streaming into another run cannot hold it up)."""
     with read_tx(engine) as conn:
@@ -174,20 +182,27 @@ def expand_all_of_source(engine: Engine, source_id: int, chunk_tests: int = CHUN
         return 0
     total = 0
     while True:
-        with write_tx(engine) as conn:
+        with write_tx(engine, background=background) as conn:
             done = expand_source(conn, source_id, max_tests=chunk_tests, up_to_id=up_to_id)
         total += done
         if done == 0:
             return total
 
 
-def settle_run(engine: Engine, run_id: int) -> None:
+def settle_run(engine: Engine, run_id: int, *, background: bool = False) -> None:
     """Before reading a run's results: expand what was appended to its source and is not
     yet expanded (a cheap indexed probe when nothing is pending, the usual case)."""
     with read_tx(engine) as conn:
         source_id = db.source_with_pending(conn, run_id)
     if source_id is not None:
-        expand_all_of_source(engine, source_id)
+        expand_all_of_source(engine, source_id, background=background)
+
+
+def settle_run_in(conn: Connection, run_id: int) -> None:
+    """settle_run in the caller's write transaction (for a run that takes no appends)."""
+    source_id = db.source_with_pending(conn, run_id)
+    if source_id is not None:
+        expand_source(conn, source_id)
 
 
 def settle_project(engine: Engine, project_id: int) -> None:
@@ -224,19 +239,44 @@ def expand_pending(
         source_ids = db.pending_sources(conn, limit=max_sources)
     total = 0
     for source_id in source_ids:
-        with write_tx(engine) as conn:
+        with write_tx(engine, background=True) as conn:
             total += expand_source(conn, source_id, max_tests=chunk_tests, skip_locked=True)
     return total
 
 
-class BatchExpander:
-    """The background stage of one server process: every `interval_s` (and at start, which
-    is crash recovery) it expands whatever is pending, from any process."""
+class AppendActivity:
+    """When this process last stored a batch: the background stage waits for a pause in
+    appends (or a long backlog) so that a burst of uploads is not slowed by expanding."""
 
-    def __init__(self, engine: Engine, interval_s: float, chunk_tests: int = CHUNK_TESTS) -> None:
+    last_append_s = 0.0
+
+    @classmethod
+    def note(cls) -> None:
+        cls.last_append_s = time.monotonic()
+
+    @classmethod
+    def idle_for(cls) -> float:
+        return time.monotonic() - cls.last_append_s
+
+
+class BatchExpander:
+    """The background stage of one server process. Every `interval_s` (and at start, which
+    is crash recovery) it expands whatever is pending, from any process, once appends to
+    this process have paused for `idle_s` or more than `backlog_tests` tests wait."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        interval_s: float,
+        chunk_tests: int = CHUNK_TESTS,
+        idle_s: float = IDLE_S,
+        backlog_tests: int = BACKLOG_TESTS,
+    ) -> None:
         self.engine = engine
         self.interval_s = interval_s
         self.chunk_tests = chunk_tests
+        self.idle_s = idle_s
+        self.backlog_tests = backlog_tests
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -249,12 +289,19 @@ class BatchExpander:
         if self._thread is not None:
             self._thread.join()
 
+    def _due(self) -> bool:
+        if AppendActivity.idle_for() >= self.idle_s:
+            return True
+        with read_tx(self.engine) as conn:
+            return db.pending_count(conn)[1] > self.backlog_tests
+
     def _loop(self) -> None:
         while not self._stop.is_set():
+            done = 0
             try:
-                done = expand_pending(self.engine, self.chunk_tests)
+                if self._due():
+                    done = expand_pending(self.engine, self.chunk_tests)
             except Exception:  # retried on the next tick; the batches stay pending
                 log.warning("batch expansion failed", exc_info=True)
-                done = 0
             if done == 0:
                 self._stop.wait(self.interval_s)

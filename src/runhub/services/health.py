@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
+import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -21,8 +22,9 @@ from runhub.db import analytics as db
 from runhub.db import runs as runs_db
 from runhub.db.engine import read_tx, write_tx
 from runhub.errors import NotFound
-from runhub.services import quarantine
+from runhub.services import batches, quarantine
 from runhub.services.access import Principal, can_see_project, visible_project
+from runhub.services.batches import IDLE_S, AppendActivity
 from runhub.services.outcomes import (
     STATE_NAMES,
     STATES,
@@ -56,18 +58,28 @@ def rules_from(settings: Settings) -> HealthRules:
     )
 
 
-def analyze_pending(engine: Engine, rules: HealthRules, max_runs: int | None = None) -> int:
+def analyze_pending(
+    engine: Engine, rules: HealthRules, max_runs: int | None = None, *, background: bool = False
+) -> int:
     """Fold queued runs into case health, and store each one's change summary, until the
-    queue is empty (or `max_runs` were done); returns how many runs were taken."""
+    queue is empty (or `max_runs` were done); returns how many runs were taken. As
+    `background` work it lets request writers go first (db.engine.WriteGate)."""
     # Imported here: run_summary uses services.changes, which uses this module.
     from runhub.services import run_summary
 
     done = 0
     while max_runs is None or done < max_runs:
-        with write_tx(engine) as conn:
+        with read_tx(engine) as conn:
+            queued = db.first_queued_run(conn)
+        if queued is None:
+            return done
+        # The run's results first (services.batches), in transactions of their own.
+        batches.settle_run(engine, queued, background=background)
+        with write_tx(engine, background=background) as conn:
             run_id = db.claim_queued_run(conn)
             if run_id is None:
                 return done
+            batches.settle_run_in(conn, run_id)  # when another process took `queued`
             analyze_run(conn, run_id, rules)
             run_summary.store(conn, run_id)  # after the run's health: it counts flaky ones
             db.dequeue(conn, run_id)
@@ -138,7 +150,9 @@ def _json(value: Any) -> str:
 
 
 class HealthAnalyzer:
-    """Runs analyze_pending every `interval_s` in a background thread of the process."""
+    """Runs analyze_pending every `interval_s` in a background thread of the process, when
+    appends to this process have paused (services.batches.AppendActivity) or it has waited
+    MAX_DEFER_S for a pause: a fold holds SQLite's write lock for a second or more."""
 
     def __init__(self, engine: Engine, rules: HealthRules, interval_s: float) -> None:
         self.engine = engine
@@ -157,11 +171,20 @@ class HealthAnalyzer:
             self._thread.join()
 
     def _loop(self) -> None:
+        deferred_since: float | None = None
         while not self._stop.wait(self.interval_s):
+            if AppendActivity.idle_for() < IDLE_S:
+                deferred_since = deferred_since or time.monotonic()
+                if time.monotonic() - deferred_since < MAX_DEFER_S:
+                    continue
+            deferred_since = None
             try:
-                analyze_pending(self.engine, self.rules, max_runs=50)
+                analyze_pending(self.engine, self.rules, max_runs=50, background=True)
             except Exception:  # retried on the next tick; the run stays queued
                 log.warning("health analysis failed", exc_info=True)
+
+
+MAX_DEFER_S = 30.0
 
 
 # --- reading ---------------------------------------------------------------------------------

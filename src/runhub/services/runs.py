@@ -15,7 +15,7 @@ from runhub.db import runs as db
 from runhub.db.engine import read_tx, write_tx
 from runhub.db.schema import automation_sources, configs, milestones
 from runhub.errors import NotFound, invalid
-from runhub.services import batches, render, vcs
+from runhub.services import render, vcs
 from runhub.services.access import Principal, can_see_project, require_write, visible_project
 from runhub.services.paging import PageRequest, envelope
 from runhub.services.resources import artifact_rows, field_rows, link_rows
@@ -112,22 +112,15 @@ def append_to_run(engine: Engine, who: Principal, run_id: int, body: Resources) 
 
 
 def complete_run(engine: Engine, who: Principal, run_id: int, body: RunComplete) -> None:
-    """Complete the run and its open threads at the same instant; a no-op when completed.
-    Its pending batches are expanded first (in chunks), the rest with the completion."""
-    with read_tx(engine) as conn:
-        run = visible_run(conn, who, run_id)
-        require_write(who)
-    if not run["is_completed"]:
-        batches.expand_all_of_source(engine, run["source_id"])
+    """Complete the run and its open threads at the same instant; a no-op when completed."""
     with write_tx(engine) as conn:
         run = visible_run(conn, who, run_id, for_update=True)
+        require_write(who)
         if run["is_completed"]:
             return
         table = StatusTable.cached(conn)
         now = utcnow()
         db.complete_threads(conn, db.threads.c.run_id == run_id, table.failed_ids, now, who.user_id)
-        # After the threads' completion, which waits for appends in flight: nothing follows.
-        batches.expand_source(conn, run["source_id"])
         totals = db.thread_totals(conn, [run_id]).get(run_id, {})
         counts = table.counts({n: totals.get(f"status{n}_count") for n in range(1, 25)})
         status = FAILURE if counts["failure_count"] > 0 else SUCCESS

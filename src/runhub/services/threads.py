@@ -13,7 +13,7 @@ from sqlalchemy import Connection, Engine
 from runhub.api.schemas import TestIn, ThreadAppend, ThreadComplete, ThreadCreate
 from runhub.db import batches as batches_db
 from runhub.db import runs as db
-from runhub.db.engine import read_tx, write_tx
+from runhub.db.engine import write_tx
 from runhub.errors import ApiError, NotFound, Unprocessable
 from runhub.services import batches
 from runhub.services.access import Principal, can_see_project, require_write
@@ -158,6 +158,7 @@ def append_to_thread(
                 test_count=len(tests),
                 created_at=now,
             )
+    batches.AppendActivity.note()
 
 
 def _why_not_open(conn: Connection, who: Principal, thread_id: int) -> ApiError:
@@ -171,18 +172,11 @@ def _why_not_open(conn: Connection, who: Principal, thread_id: int) -> ApiError:
 
 
 def complete_thread(engine: Engine, who: Principal, thread_id: int, body: ThreadComplete) -> None:
-    """Complete one thread; given elapsed values set (not add to) its totals. The run's
-    pending batches are expanded first (in chunks), the rest with the completion."""
-    with read_tx(engine) as conn:
-        thread = _open_thread(conn, who, thread_id)
-    if not thread["is_completed"]:
-        batches.expand_all_of_source(engine, thread["source_id"])
+    """Complete one thread; given elapsed values set (not add to) its totals."""
     with write_tx(engine) as conn:
         thread = _open_thread(conn, who, thread_id)
         if thread["is_completed"]:
             return
-        # The run's lock first, as every writer that takes both (services.batches).
-        db.run_by_id(conn, thread["run_id"], for_update=True)
         extra: dict[str, int] = {}
         if body.elapsed_observed is not None:
             extra["elapsed_observed"] = body.elapsed_observed
@@ -192,5 +186,3 @@ def complete_thread(engine: Engine, who: Principal, thread_id: int, body: Thread
         db.complete_threads(
             conn, db.threads.c.id == thread_id, table.failed_ids, utcnow(), who.user_id, **extra
         )
-        # After the completion, which waits for appends in flight: nothing can follow.
-        batches.expand_source(conn, thread["source_id"])
