@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Iterator
+from datetime import datetime
+from pathlib import Path
+
+import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import Engine, inspect
+from sqlalchemy import Engine, inspect, select, text
 
-from runhub.db.migrate import current_revision, head_revision
-from runhub.db.schema import metadata
+from runhub.db.engine import make_engine
+from runhub.db.migrate import current_revision, head_revision, upgrade
+from runhub.db.schema import automation_cases, automation_run_tests, metadata
+
+from ..conftest import BACKENDS, _pg_admin, _pg_url
 
 
 def test_migrated_schema_matches_metadata(engine: Engine) -> None:
@@ -37,3 +46,73 @@ def test_results_table_has_no_text_index(engine: Engine) -> None:
         ("run_id", "status_id", "id"),
         ("case_id", "id"),
     }
+
+
+@pytest.fixture(params=BACKENDS)
+def empty_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """An empty database (no schema at all) on each backend."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'empty.db'}"
+        return
+    name = f"runhub_migrate_{uuid.uuid4().hex[:10]}"
+    admin = _pg_admin()
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield _pg_url(name)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def test_0007_numbers_existing_results_and_keeps_their_times(empty_url: str) -> None:
+    """Results stored before 0007 get their positions in id order, run by run, and (SQLite)
+    timestamps stored as text read back the same once they are integers."""
+    engine = make_engine(empty_url)
+    try:
+        upgrade(engine, "0006")
+        stamp = datetime(2026, 11, 30, 12, 34, 56, 789012)
+        with engine.begin() as conn:
+            conn.execute(
+                text(
+                    "INSERT INTO projects (id, name, is_completed, created_at)"
+                    " VALUES (1, 'P', false, :t)"
+                ),
+                {"t": stamp},
+            )
+            conn.execute(
+                text(
+                    "INSERT INTO automation_sources (id, project_id, name, is_retired, status,"
+                    " run_count, completed_run_count, test_count_sum, elapsed_sum, created_at)"
+                    " VALUES (1, 1, 'S', false, 1, 0, 0, 0, 0, :t)"
+                ),
+                {"t": stamp},
+            )
+            conn.execute(
+                text(
+                    "INSERT INTO automation_cases (id, project_id, source_id, key, name, folder,"
+                    " test_count, success_count, failure_count, flaky_count, elapsed_sum,"
+                    " elapsed_n, first_category, last_category, last_status_id, created_at,"
+                    " updated_at) VALUES (1, 1, 1, 'k', 'n', 'f', 3, 3, 0, 0, 0, 0, 2, 2, 1,"
+                    " :t, :t)"
+                ),
+                {"t": stamp},
+            )
+            for result_id, run_id in ((10, 1), (11, 2), (12, 1), (13, 1), (14, 2)):
+                conn.execute(text(
+                    "INSERT INTO automation_run_tests (id, run_id, thread_id, case_id,"
+                    " status_id, created_at) VALUES (:id, :run, 1, 1, 1, :t)"),
+                    {"id": result_id, "run": run_id, "t": stamp})  # fmt: skip
+        upgrade(engine)
+        with engine.connect() as conn:
+            results = conn.execute(
+                select(automation_run_tests.c.id, automation_run_tests.c.seq,
+                       automation_run_tests.c.created_at).order_by(automation_run_tests.c.id)
+            ).all()  # fmt: skip
+            case = conn.execute(select(automation_cases)).mappings().one()
+        assert [(r.id, r.seq) for r in results] == [(10, 1), (11, 1), (12, 2), (13, 3), (14, 2)]
+        assert {r.created_at for r in results} == {stamp}
+        assert (case["created_at"], case["updated_at"]) == (stamp, stamp)
+    finally:
+        engine.dispose()

@@ -16,7 +16,7 @@ from typing import Any
 
 from sqlalchemy import Connection
 
-from runhub.db.schema import ELAPSED_SUM_MAX_US
+from runhub.db.schema import ELAPSED_SUM_MAX_US, stamp_us
 
 RESULT_COLUMNS = (
     "id", "run_id", "thread_id", "case_id", "status_id", "elapsed", "file", "line",
@@ -104,6 +104,11 @@ def time_param(conn: Connection, value: datetime) -> Any:
     return value if is_postgresql(conn) else value.strftime(_SQLITE_TIME_FORMAT)
 
 
+def stamp_param(conn: Connection, value: datetime) -> Any:
+    """A schema.StampUs timestamp (results, cases) as the driver takes it in a raw row."""
+    return value if is_postgresql(conn) else stamp_us(value)
+
+
 def upsert_cases(
     conn: Connection,
     project_id: int,
@@ -124,7 +129,7 @@ def upsert_cases(
             _PG_CASE_UPSERT, (project_id, source_id, now, now, *(list(c) for c in columns))
         )
         return {key: case_id for key, case_id in rows}
-    stamp = time_param(conn, now)
+    stamp = stamp_param(conn, now)
     conn.exec_driver_sql(
         _SQLITE_CASE_UPSERT,
         [(project_id, source_id, *d.values(), stamp, stamp) for d in ordered],

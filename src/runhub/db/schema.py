@@ -10,6 +10,9 @@ Timestamps are stored as naive UTC.
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
+from typing import Any
+
 from sqlalchemy import (
     BigInteger,
     Boolean,
@@ -31,7 +34,9 @@ from sqlalchemy import (
     text,
     true,
 )
+from sqlalchemy.engine import Dialect
 from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.types import TypeDecorator, TypeEngine
 
 STATUS_SLOTS = range(1, 25)
 
@@ -40,6 +45,39 @@ STATUS_SLOTS = range(1, 25)
 # internal aggregates (a case's or a source's sum) stop at the 64-bit column's maximum.
 ELAPSED_MAX_US = 2**53 - 1
 ELAPSED_SUM_MAX_US = 2**63 - 1
+
+
+EPOCH = datetime(1970, 1, 1)
+MICROSECOND = timedelta(microseconds=1)
+
+
+class StampUs(TypeDecorator[datetime]):
+    """A timestamp (naive UTC), stored on SQLite as integer microseconds since the epoch:
+    7 bytes instead of 26 of text, for the columns of the two biggest tables (results and
+    cases). Elsewhere (and on PostgreSQL) timestamps are SQLAlchemy's DateTime."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
+        if dialect.name == "sqlite":
+            return dialect.type_descriptor(BigInteger())
+        return dialect.type_descriptor(DateTime())
+
+    def process_bind_param(self, value: Any, dialect: Dialect) -> Any:
+        if value is None or dialect.name != "sqlite":
+            return value
+        return stamp_us(value)
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> Any:
+        if value is None or dialect.name != "sqlite":
+            return value
+        return EPOCH + int(value) * MICROSECOND
+
+
+def stamp_us(value: datetime) -> int:
+    """A naive UTC datetime as StampUs stores it on SQLite."""
+    return (value - EPOCH) // MICROSECOND
 
 
 def saturating_add(column: ColumnElement[int], delta: int, maximum: int) -> ColumnElement[int]:
@@ -287,8 +325,8 @@ automation_cases = Table(
     Column("first_category", SmallInteger, nullable=False),
     Column("last_category", SmallInteger, nullable=False),
     Column("last_status_id", SmallInteger, nullable=False),
-    _ts("created_at", nullable=False),
-    _ts("updated_at", nullable=False),
+    Column("created_at", StampUs(), nullable=False),
+    Column("updated_at", StampUs(), nullable=False),
     Index("ux_automation_cases_source_key", "source_id", "key", unique=True),
     Index("ix_automation_cases_project_name", "project_id", "name"),
 )
@@ -309,7 +347,7 @@ automation_run_tests = Table(
     Column("file", String(750)),
     Column("line", Integer),
     Column("assertions", Integer),
-    _ts("created_at", nullable=False),
+    Column("created_at", StampUs(), nullable=False),
     # The result's position in its run (1, 2, 3, ... in id order): a page of a run's tests
     # in the default order is a range of positions, however deep (db.results.page_results).
     Column("seq", BigInteger, nullable=False, server_default=text("0")),

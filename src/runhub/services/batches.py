@@ -115,7 +115,7 @@ def expand_source(
         batch_tests, batch_status_ids = unpack(batch["status_ids"], batch["tests"])
         tests += batch_tests
         status_ids += batch_status_ids
-        stamp = ingest.time_param(conn, batch["created_at"])
+        stamp = ingest.stamp_param(conn, batch["created_at"])
         origin += [(batch["run_id"], batch["thread_id"], stamp)] * len(batch_tests)
     project_id, now = taken[0]["project_id"], taken[-1]["created_at"]
     _store_results(conn, project_id, source_id, table, tests, status_ids, origin, now)
