@@ -311,7 +311,7 @@ class Row:
 
 
 def print_summary(rows: Sequence[Row], title: str = "Summary") -> None:
-    head = f"{'row':<35}{'backend':<11}{'figure':<32}{'in-process floor':<32}{'target':<16}ok?"
+    head = f"{'row':<35}{'backend':<11}{'figure':<42}{'in-process floor':<30}{'target':<16}ok?"
     print(f"\n{title}\n{head}\n{'-' * len(head)}")
     for r in rows:
         verdict = "-" if r.ok is None else ("ok" if r.ok else "MISS")

@@ -135,7 +135,7 @@ def seed_big_run(ip: InProcess, project_id: int, n: int, batch: int) -> tuple[in
     return run_id, {"append": t1 - t0, "expand": t2 - t1, "complete": t3 - t2}
 
 
-BUDGET_S, MIN_SAMPLES, WARMUP = 20.0, 20, 5
+BUDGET_S, MIN_SAMPLES, WARMUP = 20.0, 10, 3
 
 
 def timed_calls(call: Callable[[Any], Any], args: Sequence[Any]) -> list[float]:
@@ -283,7 +283,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=100_000, help="runs stored, row 5")
     parser.add_argument("--big-run-tests", type=int, default=1_000_000, help="row 6")
-    parser.add_argument("--batch", type=int, default=250, help="tests per append, row 6")
+    parser.add_argument("--batch", type=int, default=1000, help="tests per append, row 6 seed")
     parser.add_argument("--requests", type=int, default=200, help="per row 5 endpoint")
     parser.add_argument("--page-requests", type=int, default=100, help="per row 6 page")
     parser.add_argument("--backends", default=",".join(BACKENDS))
