@@ -216,12 +216,14 @@ DROPPED = (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError
 class Client:
     """One keep-alive HTTP/1.1 connection, sequential requests (like the official CLI).
 
-    A GET on a connection the server has dropped is retried once on a new connection;
-    other methods are not (an append must not be sent twice), so call `reconnect()` after
-    any pause longer than uvicorn's keep-alive timeout (5 s)."""
+    uvicorn closes a keep-alive connection after 5 s idle, so a request after more than
+    IDLE_S without one goes on a new connection; a GET on a dropped connection is also
+    retried once (other methods are not: an append must not be stored twice)."""
+
+    IDLE_S = 3.0
 
     def __init__(self, port: int, token: str) -> None:
-        self.port = port
+        self.port, self.last = port, time.monotonic()
         self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
         self.headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
 
@@ -230,6 +232,8 @@ class Client:
         self.conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=120)
 
     def call(self, method: str, path: str, body: bytes | None = None, ok: int = 200) -> Any:
+        if time.monotonic() - self.last > self.IDLE_S:
+            self.reconnect()
         for attempt in (1, 2):
             try:
                 self.conn.request(method, "/api/v1" + path, body, self.headers)
@@ -240,6 +244,7 @@ class Client:
                 if attempt == 2 or method != "GET":
                     raise
                 self.reconnect()
+        self.last = time.monotonic()
         if response.status != ok:
             raise SystemExit(f"{method} {path}: HTTP {response.status} {data[:500]!r}")
         return json.loads(data) if data else None
@@ -315,7 +320,7 @@ def print_summary(rows: Sequence[Row], title: str = "Summary") -> None:
     print(f"\n{title}\n{head}\n{'-' * len(head)}")
     for r in rows:
         verdict = "-" if r.ok is None else ("ok" if r.ok else "MISS")
-        print(f"{r.row:<34}{r.backend:<12}{r.figure:<36}{r.floor:<24}{r.target:<20}{verdict:>4}")
+        print(f"{r.row:<35}{r.backend:<11}{r.figure:<42}{r.floor:<30}{r.target:<16}{verdict}")
 
 
 # --- rows 1 and 2: one client -------------------------------------------------------------
@@ -333,7 +338,6 @@ def http_run(
     client: Client, project_id: int, source: str, bodies: Sequence[bytes], n: int, pid: int
 ) -> dict[str, float]:
     """Create a run and a thread, append the bodies, complete the run (like the CLI)."""
-    client.reconnect()  # the connection may have idled past the keep-alive timeout
     run = {"name": f"bench {source}", "source": source}
     run_id = client.post(f"/projects/{project_id}/automation/runs", run, 201)["id"]
     thread_id = client.post(f"/automation/runs/{run_id}/threads", {}, 201)["id"]
