@@ -69,6 +69,11 @@ TARGET_CLI_OVERHEAD = 0.50  # row 4
 TARGET_BYTES = {"first": 150, "rerun": 100}  # row 7, SQLite
 TEXT_TABLES = ("automation_fields", "automation_artifacts")
 CASES_TABLE = "automation_cases"
+# Per case or per run, written by the test-intelligence analysis: not results (row 7).
+ANALYSIS_TABLES = ("automation_case_health", "automation_run_changes", "analysis_queue")
+# The ingest servers run without the background analysis: it would fold each completed
+# run into case health during the next timed phase (bench/intelligence.py measures it).
+NO_ANALYSIS = {"RUNHUB_ANALYSIS_INTERVAL_S": "0"}
 
 
 # --- test data ----------------------------------------------------------------------------
@@ -484,10 +489,11 @@ def table_bytes(url: str) -> dict[str, int]:
 
 
 def storage_delta(before: dict[str, int], after: dict[str, int], n: int) -> dict[str, Any]:
-    """Bytes per result of what a run added: `results` is every table but the cases and
-    the text tables (fields, artifacts); `cases` the automation_cases table."""
+    """Bytes per result of what a run added: `results` is every table but the cases, the
+    text tables (fields, artifacts) and the analysis tables; `cases` automation_cases."""
     delta = {t: after.get(t, 0) - before.get(t, 0) for t in after.keys() | before.keys()}
-    results = sum(d for t, d in delta.items() if t != CASES_TABLE and t not in TEXT_TABLES)
+    other = (CASES_TABLE, *TEXT_TABLES, *ANALYSIS_TABLES)
+    results = sum(d for t, d in delta.items() if t not in other)
     cases = delta.get(CASES_TABLE, 0)
     big = {t: d for t, d in sorted(delta.items(), key=lambda x: -abs(x[1])) if abs(d) >= 4096}
     return {"results": results / n, "cases": cases / n, "tables": big}
@@ -549,7 +555,7 @@ def bench_cli(backend: str, args: argparse.Namespace, stack: ExitStack, tmp: Pat
     report, failures = cli_bench.write_reports(tmp, args.cli_tests, args.cli_tests)
     ctx = ssl.create_default_context()
     url = new_database(stack, backend, args.pg_url, str(tmp), "cli")
-    port, token, _ = cli_bench.start_tls_server(stack, tmp, ctx, url)
+    port, token, _ = cli_bench.start_tls_server(stack, tmp, ctx, url, NO_ANALYSIS)
     null_port = start_null_testmo(stack, tmp / "cert.pem", tmp / "key.pem")
     project_id = create_project(url, "cli")
     env = {**os.environ, "TESTMO_TOKEN": token, "CI": "true"}
@@ -615,7 +621,7 @@ def bench_appends(
     ip = InProcess(stack, floor_url, fresh=True)
     floor_project = ip.create_project("floor")
     url = new_database(stack, backend, args.pg_url, tmp, "http")
-    port, token, pid = start_server(stack, url, tmp, "http")
+    port, token, pid = start_server(stack, url, tmp, "http", env_extra=NO_ANALYSIS)
     project_id = create_project(url, "bench")
     client = Client(port, token)
     stack.callback(client.close)
