@@ -49,6 +49,7 @@ from ingest import (  # noqa: E402
     ADMIN,
     BACKENDS,
     EXPANDS,
+    NO_ANALYSIS,
     PG_URL,
     Client,
     InProcess,
@@ -188,7 +189,8 @@ def bench_backend(backend: str, args: argparse.Namespace) -> list[Row]:
         tmp = tempfile.mkdtemp(prefix=f"runhub-bench-scale-{backend}-")
         stack.callback(shutil.rmtree, tmp, ignore_errors=True)
         url = new_database(stack, backend, args.pg_url, tmp, "scale")
-        port, token, _ = start_server(stack, url, tmp, "scale")
+        # No background analysis: it would fold the big run into case health during reads.
+        port, token, _ = start_server(stack, url, tmp, "scale", env_extra=NO_ANALYSIS)
         project_id = create_project(url, "scale")
         ip = InProcess(stack, url, fresh=False)
         run_ids: list[int] = []
