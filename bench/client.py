@@ -69,17 +69,25 @@ def write_reports(tmp: Path, n: int, per_file: int, seed: int = 2026) -> tuple[l
     return paths, failures
 
 
-def start_tls_server(stack: ExitStack, tmp: Path, ctx: ssl.SSLContext) -> tuple[int, str, str]:
-    """`runhub serve` over HTTPS on a fresh SQLite file; returns (port, token, database URL)."""
+def start_tls_server(
+    stack: ExitStack,
+    tmp: Path,
+    ctx: ssl.SSLContext,
+    url: str | None = None,
+    env_extra: dict[str, str] | None = None,
+) -> tuple[int, str, str]:
+    """`runhub serve` over HTTPS on `url` (default: a fresh SQLite file in `tmp`), with a
+    new CA in tmp/ca.pem (trusted by `ctx`) and tmp/cert.pem, tmp/key.pem for 127.0.0.1;
+    returns (port, token, database URL)."""
     ca = trustme.CA()
     ca.cert_pem.write_to_path(str(tmp / "ca.pem"))
     cert = ca.issue_cert("127.0.0.1")
     cert.private_key_pem.write_to_path(str(tmp / "key.pem"))
     cert.cert_chain_pems[0].write_to_path(str(tmp / "cert.pem"))
     ctx.load_verify_locations(cafile=str(tmp / "ca.pem"))
-    url = f"sqlite:///{tmp}/bench.db"
+    url = url or f"sqlite:///{tmp}/bench.db"
     tls_args = ["--tls-cert", str(tmp / "cert.pem"), "--tls-key", str(tmp / "key.pem")]
-    port, token, _ = start_server(stack, url, str(tmp), "client", tls_args, ctx)
+    port, token, _ = start_server(stack, url, str(tmp), "client", tls_args, ctx, env_extra)
     return port, token, url
 
 

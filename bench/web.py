@@ -215,7 +215,9 @@ def bench_backend(backend: str, args: argparse.Namespace) -> list[tuple[str, dic
         project_id = int(
             subprocess.run(
                 [RUNHUB, "admin", "create-project", "Bench", "--database", url],
-                text=True, check=True, capture_output=True,
+                text=True,
+                check=True,
+                capture_output=True,
             ).stdout  # fmt: skip
         )
         browser = Browser(port, token)
