@@ -33,18 +33,20 @@ def insert_batch(
     test_count: int,
     created_at: datetime,
 ) -> None:
-    conn.execute(
-        insert(batches).values(
-            run_id=run_id,
-            thread_id=thread_id,
-            project_id=project_id,
-            source_id=source_id,
-            test_count=test_count,
-            status_ids=status_ids,
-            tests=tests,
-            created_at=created_at,
-        )
-    )
+    row = {
+        "run_id": run_id,
+        "thread_id": thread_id,
+        "project_id": project_id,
+        "source_id": source_id,
+        "test_count": test_count,
+        "status_ids": status_ids,
+        "tests": tests,
+        "created_at": created_at,
+    }
+    conn.execute(_INSERT, row)
+
+
+_INSERT = insert(batches)  # a constant statement: compiled once, per dialect
 
 
 def source_with_pending(conn: Connection, run_id: int) -> int | None:

@@ -4,13 +4,17 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import datetime
+from functools import cache
 from typing import Any
 
 from sqlalchemy import (
+    BigInteger,
     Connection,
     RowMapping,
     Select,
+    Update,
     and_,
+    bindparam,
     case,
     func,
     insert,
@@ -34,7 +38,6 @@ from runhub.db.schema import (
     automation_runs,
     idempotency_keys,
     project_members,
-    saturating_add,
 )
 
 runs = automation_runs
@@ -244,35 +247,46 @@ def add_to_open_thread(
     nothing changed.
 
     The row lock this UPDATE takes orders it against a concurrent completion, and one
-    statement does the checks and the write (one round trip on the hot path).
+    statement does the checks and the write (one round trip on the hot path). It is one
+    statement for every batch (every count and elapsed a parameter, zeros included), so
+    SQLAlchemy builds and compiles it once.
     """
+    params: dict[str, Any] = {f"n{n}": int(per_status.get(n, 0)) for n in STATUS_SLOTS}
+    params.update(
+        thread_id=thread_id,
+        observed=min(elapsed_observed, ELAPSED_MAX_US),
+        computed=min(elapsed_computed, ELAPSED_MAX_US),
+        member_id=member_id,
+    )
+    row = conn.execute(_add_to_thread_statement(member_id is not None), params).first()
+    return None if row is None else (row[0], row[1], row[2])
+
+
+@cache
+def _add_to_thread_statement(for_member: bool) -> Update:
+    def saturating(column: Any, name: str) -> Any:
+        delta = bindparam(name, type_=BigInteger)
+        return case((column > ELAPSED_MAX_US - delta, ELAPSED_MAX_US), else_=column + delta)
+
     values: dict[str, Any] = {
-        f"status{n}_count": threads.c[f"status{n}_count"] + count
-        for n, count in sorted(per_status.items())
-        if count
+        f"status{n}_count": threads.c[f"status{n}_count"] + bindparam(f"n{n}", type_=BigInteger)
+        for n in STATUS_SLOTS
     }
-    if elapsed_observed:
-        values["elapsed_observed"] = saturating_add(
-            threads.c.elapsed_observed, elapsed_observed, ELAPSED_MAX_US
-        )
-    if elapsed_computed:
-        values["elapsed_computed"] = saturating_add(
-            threads.c.elapsed_computed, elapsed_computed, ELAPSED_MAX_US
-        )
-    if not values:
-        values["is_completed"] = threads.c.is_completed  # a no-op that still locks the row
-    query = update(threads).where(threads.c.id == thread_id, threads.c.is_completed.is_(False))
-    if member_id is not None:
+    values["elapsed_observed"] = saturating(threads.c.elapsed_observed, "observed")
+    values["elapsed_computed"] = saturating(threads.c.elapsed_computed, "computed")
+    query = update(threads).where(
+        threads.c.id == bindparam("thread_id"), threads.c.is_completed.is_(False)
+    )
+    if for_member:
         member_runs = (
             select(runs.c.id)
             .join(project_members, project_members.c.project_id == runs.c.project_id)
-            .where(project_members.c.user_id == member_id)
+            .where(project_members.c.user_id == bindparam("member_id"))
         )
         query = query.where(threads.c.run_id.in_(member_runs))
     home = select(runs.c.project_id).where(runs.c.id == threads.c.run_id).scalar_subquery()
     source = select(runs.c.source_id).where(runs.c.id == threads.c.run_id).scalar_subquery()
-    row = conn.execute(query.values(**values).returning(threads.c.run_id, home, source)).first()
-    return None if row is None else (row[0], row[1], row[2])
+    return query.values(**values).returning(threads.c.run_id, home, source)
 
 
 def complete_threads(
