@@ -44,16 +44,18 @@ def page_results(
     descending: bool,
     offset: int,
     limit: int,
+    last: int | None = None,
 ) -> list[RowMapping]:
     """A page of the run's results. In the default order (id) without filters the page is a
-    range of positions (`seq`), read from the index however deep it is."""
+    range of positions (`seq`), read from the index however deep it is (`last`: the run's
+    last_position, when the caller has it)."""
     conditions: list[ColumnElement[bool]] = [results.c.run_id == run_id]
     query = select(results, cases.c.key, cases.c.name, cases.c.folder).join(
         cases, cases.c.id == results.c.case_id
     )
     if sort == "automation_run_tests:id" and thread_id is None and status_ids is None:
         if descending:
-            last = last_position(conn, run_id)
+            last = last if last is not None else last_position(conn, run_id)
             span = results.c.seq.between(last - offset - limit + 1, last - offset)
             query = query.where(*conditions, span).order_by(results.c.seq.desc())
         else:

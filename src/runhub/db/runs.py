@@ -20,6 +20,7 @@ from sqlalchemy import (
     insert,
     literal,
     select,
+    text,
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
@@ -349,9 +350,25 @@ def resources_of_tests(conn: Connection, test_ids: Sequence[int]) -> tuple[list,
         return [], []
     ids = list(test_ids)
     f, a = automation_fields, automation_artifacts
+    if conn.dialect.name == "postgresql":
+        # One index probe per id, whatever the statistics say (without them, before the
+        # first ANALYZE, the planner reads `test_id = ANY(...)` as a seq scan; OFFSET 0
+        # keeps it from flattening the lateral subquery into the same hash join).
+        return _per_test_pg(conn, "automation_fields", ids), _per_test_pg(
+            conn, "automation_artifacts", ids
+        )
     fields = conn.execute(select(f).where(f.c.test_id.in_(ids)).order_by(f.c.id)).mappings()
     artifacts = conn.execute(select(a).where(a.c.test_id.in_(ids)).order_by(a.c.id)).mappings()
     return list(fields), list(artifacts)
+
+
+def _per_test_pg(conn: Connection, table: str, test_ids: list[int]) -> list[RowMapping]:
+    query = text(
+        f"SELECT x.* FROM unnest(CAST(:ids AS bigint[])) AS t(id)"
+        f" CROSS JOIN LATERAL (SELECT * FROM {table} WHERE test_id = t.id OFFSET 0) AS x"
+        " ORDER BY x.id"
+    )
+    return list(conn.execute(query, {"ids": test_ids}).mappings())
 
 
 # --- idempotency keys ---------------------------------------------------------------------

@@ -27,8 +27,9 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import msgspec
 from sqlalchemy import Connection, Engine
@@ -43,6 +44,7 @@ from runhub.services.resources import artifact_rows, field_rows
 from runhub.services.statuses import NEUTRAL, StatusTable
 
 log = logging.getLogger("runhub.batches")
+T = TypeVar("T")
 
 CHUNK_TESTS = 5_000  # tests per expansion transaction (SQLite holds its write lock for it)
 IDLE_S = 0.2  # the background stage starts once appends have paused this long
@@ -196,6 +198,19 @@ def settle_run(engine: Engine, run_id: int, *, background: bool = False) -> None
         source_id = db.source_with_pending(conn, run_id)
     if source_id is not None:
         expand_all_of_source(engine, source_id, background=background)
+
+
+def read_settled(engine: Engine, run_id: int, read: Callable[[Connection], T]) -> T:
+    """`read(conn)` in a read transaction that sees every acknowledged batch of the run
+    expanded; when nothing is pending (the usual case) that costs one probe in the same
+    transaction."""
+    with read_tx(engine) as conn:
+        source_id = db.source_with_pending(conn, run_id)
+        if source_id is None:
+            return read(conn)
+    expand_all_of_source(engine, source_id)
+    with read_tx(engine) as conn:
+        return read(conn)
 
 
 def settle_run_in(conn: Connection, run_id: int) -> None:

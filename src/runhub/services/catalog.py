@@ -323,15 +323,15 @@ def list_run_tests(
     sort: str,
     descending: bool,
 ) -> dict:
-    batches.settle_run(engine, run_id)
-    with read_tx(engine) as conn:
+    def read(conn: Connection) -> dict:
         visible_run(conn, who, run_id)
         table = StatusTable.cached(conn)
         status_ids = table.ids_in_categories(categories) if categories is not None else None
         total = _result_count(conn, run_id, thread_id, status_ids)
         rows = results.page_results(
-            conn, run_id, thread_id, status_ids, sort, descending, page.offset, page.per_page
-        )
+            conn, run_id, thread_id, status_ids, sort, descending, page.offset, page.per_page,
+            last=total if thread_id is None and status_ids is None else None,
+        )  # fmt: skip
         fields, artifacts = runs_db.resources_of_tests(conn, [r["id"] for r in rows])
         by_test_fields: dict[int, list] = {}
         for f in fields:
@@ -360,6 +360,8 @@ def list_run_tests(
             for r in rows
         ]
         return envelope(page, total, items)
+
+    return batches.read_settled(engine, run_id, read)
 
 
 def _result_count(
