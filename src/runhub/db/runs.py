@@ -34,6 +34,7 @@ from runhub.db.schema import (
     automation_runs,
     idempotency_keys,
     project_members,
+    projects,
     saturating_add,
 )
 
@@ -43,6 +44,19 @@ COUNT_COLUMNS = [f"status{n}_count" for n in STATUS_SLOTS]
 
 
 # --- runs ---------------------------------------------------------------------------------
+
+
+def lock_project_runs(conn: Connection, project_id: int) -> None:
+    """Hold the project's run insert lock until the transaction ends (PostgreSQL; SQLite
+    write transactions are serial anyway).
+
+    The insert trigger takes the same row lock; taking it first, before the new run's
+    created_at is read from the clock, makes the runs of a project arrive in (created_at,
+    id) order, so an insert never shifts the list positions of runs after it (and never
+    locks those rows: no deadlock with a completion, which locks its run first)."""
+    if conn.dialect.name == "postgresql":
+        query = select(projects.c.id).where(projects.c.id == project_id)
+        conn.execute(query.with_for_update(key_share=True))
 
 
 def insert_run(conn: Connection, tags: Sequence[str], **values: Any) -> int:
@@ -72,9 +86,7 @@ def finish_run(conn: Connection, run_id: int, **values: Any) -> None:
     conn.execute(insert(queue).values(run_id=run_id, queued_at=values["completed_at"]))
 
 
-def set_vcs_if_unset(
-    conn: Connection, run_id: int, commit: str | None, branch: str | None
-) -> None:
+def set_vcs_if_unset(conn: Connection, run_id: int, commit: str | None, branch: str | None) -> None:
     """The run's commit and branch, each only where it has none yet (the first wins)."""
     for column, value in ((runs.c.vcs_commit, commit), (runs.c.vcs_branch, branch)):
         if value is not None:
@@ -121,7 +133,10 @@ def page_runs(
     conn: Connection, where: ColumnElement[bool], descending: bool, offset: int, limit: int
 ) -> tuple[int, list[RowMapping], Select[Any]]:
     """(total, the page's rows, a SELECT of the page's run ids for the follow-up queries:
-    one subquery instead of a hundred bound ids, which PostgreSQL plans far faster)."""
+    one subquery instead of a hundred bound ids, which PostgreSQL plans far faster).
+
+    For filtered lists: a count(*) and an OFFSET over the matching runs. The unfiltered
+    list of a project reads `page_project_runs` instead."""
     total = conn.execute(select(func.count()).select_from(runs).where(where)).scalar_one()
     if descending:
         order = (runs.c.created_at.desc(), runs.c.id.desc())
@@ -132,13 +147,44 @@ def page_runs(
     return total, list(conn.execute(query).mappings()), ids
 
 
-def project_run_counts(conn: Connection, project_id: int) -> tuple[int, int]:
-    """(all runs, completed runs) of a project."""
-    query = select(func.count(), func.count().filter(runs.c.is_completed.is_(True))).where(
-        runs.c.project_id == project_id
+def page_project_runs(
+    conn: Connection, project_id: int, descending: bool, offset: int, limit: int
+) -> tuple[int, list[RowMapping]]:
+    """(total, the page's rows) of all the project's runs in (created_at, id) order.
+
+    A page is a range of `list_position` (dense 1..N in that order, kept by triggers) and
+    N is the project's `automation_run_count`: an index range read on any page, however
+    deep, and no count(*). One statement, so the total and the rows share one snapshot
+    (a page past the end still answers the total, as a row without a run).
+    """
+    n = projects.c.automation_run_count
+    position = runs.c.list_position
+    if descending:
+        in_page = and_(position <= n - offset, position > n - offset - limit)
+        order = position.desc()
+    else:
+        in_page = and_(position > offset, position <= offset + limit)
+        order = position.asc()
+    joined = projects.outerjoin(runs, and_(runs.c.project_id == projects.c.id, in_page))
+    query = (
+        select(n.label("total"), *runs.c)
+        .select_from(joined)
+        .where(projects.c.id == project_id)
+        .order_by(order)
     )
-    total, completed = conn.execute(query).one()
-    return total, completed
+    found = list(conn.execute(query).mappings())
+    if not found:
+        return 0, []
+    return found[0]["total"], [row for row in found if row["id"] is not None]
+
+
+def project_run_counts(conn: Connection, project_id: int) -> tuple[int, int]:
+    """(all runs, completed runs) of a project (counters kept by triggers)."""
+    query = select(
+        projects.c.automation_run_count, projects.c.automation_run_completed_count
+    ).where(projects.c.id == project_id)
+    row = conn.execute(query).first()
+    return (0, 0) if row is None else (row[0], row[1])
 
 
 def run_ids_of_milestone(conn: Connection, milestone_id: int) -> list[int]:

@@ -32,8 +32,8 @@ def projects(engine: Engine, who: Principal) -> tuple[list[dict[str, Any]], list
         table = StatusTable.cached(conn)
         out = []
         for project in accounts.visible_projects(conn, None if who.is_admin else who.user_id):
-            where = runs_db.run_filter(project["id"])
-            total, rows, ids = runs_db.page_runs(conn, where, True, 0, RECENT_RUNS)
+            total, rows = runs_db.page_project_runs(conn, project["id"], True, 0, RECENT_RUNS)
+            ids = [r["id"] for r in rows]
             out.append(
                 {
                     "project": project,

@@ -33,10 +33,11 @@ def visible_run(conn: Connection, who: Principal, run_id: int, *, for_update: bo
 
 
 def create_run(engine: Engine, who: Principal, project_id: int, body: RunCreate) -> int:
-    now = utcnow()
     with write_tx(engine) as conn:
         visible_project(conn, who, project_id)
         require_write(who)
+        db.lock_project_runs(conn, project_id)
+        now = utcnow()  # after the lock: runs of a project are created in list order
         tags = sorted(set(body.tags or ()))
         config_id = _config_for(conn, project_id, body, now)
         milestone_id = _milestone_for(conn, project_id, body, tags)
@@ -184,24 +185,48 @@ class RunQuery:
     created_before: datetime | None = None
     expands: tuple[str, ...] = ()
 
+    @property
+    def filtered(self) -> bool:
+        return any(
+            value is not None
+            for value in (
+                self.source_ids,
+                self.config_ids,
+                self.milestone_ids,
+                self.creator_ids,
+                self.statuses,
+                self.tags,
+                self.created_after,
+                self.created_before,
+            )
+        )
+
 
 def list_runs(engine: Engine, who: Principal, project_id: int, query: RunQuery) -> dict[str, Any]:
+    """A page of the project's runs, newest first by default (decisions.md "Lists")."""
     with read_tx(engine) as conn:
         visible_project(conn, who, project_id)
-        where = db.run_filter(
-            project_id,
-            source_ids=query.source_ids,
-            config_ids=query.config_ids,
-            milestone_ids=query.milestone_ids,
-            creator_ids=query.creator_ids,
-            statuses=query.statuses,
-            tags=query.tags,
-            created_after=query.created_after,
-            created_before=query.created_before,
-        )
-        total, rows, page_ids = db.page_runs(
-            conn, where, query.descending, query.page.offset, query.page.per_page
-        )
+        page_ids: Sequence[int] | Any
+        if query.filtered:
+            where = db.run_filter(
+                project_id,
+                source_ids=query.source_ids,
+                config_ids=query.config_ids,
+                milestone_ids=query.milestone_ids,
+                creator_ids=query.creator_ids,
+                statuses=query.statuses,
+                tags=query.tags,
+                created_after=query.created_after,
+                created_before=query.created_before,
+            )
+            total, rows, page_ids = db.page_runs(
+                conn, where, query.descending, query.page.offset, query.page.per_page
+            )
+        else:
+            total, rows = db.page_project_runs(
+                conn, project_id, query.descending, query.page.offset, query.page.per_page
+            )
+            page_ids = [r["id"] for r in rows]
         table = StatusTable.cached(conn)
         if rows:
             tags = db.tags_of_runs(conn, page_ids, [r["id"] for r in rows])
