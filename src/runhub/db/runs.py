@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -16,6 +17,7 @@ from sqlalchemy import (
     insert,
     literal,
     select,
+    true,
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
@@ -147,15 +149,30 @@ def page_runs(
     return total, list(conn.execute(query).mappings()), ids
 
 
+@dataclass(frozen=True)
+class RunPage:
+    """A page of runs with what their list items need besides the run rows."""
+
+    total: int
+    rows: list[RowMapping]
+    tags: dict[int, list[str]]  # every run of the page has a list
+    totals: dict[int, dict[str, Any]]  # thread_totals() of the runs that have threads
+
+
 def page_project_runs(
     conn: Connection, project_id: int, descending: bool, offset: int, limit: int
-) -> tuple[int, list[RowMapping]]:
-    """(total, the page's rows) of all the project's runs in (created_at, id) order.
+) -> RunPage:
+    """A page of all the project's runs in (created_at, id) order, with tags and thread
+    totals.
 
     A page is a range of `list_position` (dense 1..N in that order, kept by triggers) and
     N is the project's `automation_run_count`: an index range read on any page, however
-    deep, and no count(*). One statement, so the total and the rows share one snapshot
-    (a page past the end still answers the total, as a row without a run).
+    deep, and no count(*). The total and the rows come from one statement (a page past
+    the end still answers the total, as a row without a run). On PostgreSQL the tags and
+    thread totals join that statement as LATERAL subqueries: one snapshot, one round trip,
+    and a plan that reads each run's threads and tags by index whatever the planner's
+    statistics say (an IN list of 100 run ids looks like half of a never-analysed table).
+    On SQLite (one snapshot per read transaction) they are two indexed IN-list queries.
     """
     n = projects.c.automation_run_count
     position = runs.c.list_position
@@ -166,16 +183,38 @@ def page_project_runs(
         in_page = and_(position > offset, position <= offset + limit)
         order = position.asc()
     joined = projects.outerjoin(runs, and_(runs.c.project_id == projects.c.id, in_page))
-    query = (
-        select(n.label("total"), *runs.c)
-        .select_from(joined)
-        .where(projects.c.id == project_id)
-        .order_by(order)
+    columns: list[Any] = [n.label("total"), *runs.c]
+    postgres = conn.dialect.name == "postgresql"
+    if postgres:
+        aggregates = (
+            select(*_thread_aggregates()).where(threads.c.run_id == runs.c.id).lateral("agg")
+        )
+        tag = automation_run_tags.c.tag
+        tag_list = (
+            select(func.array_agg(tag).label("tag_list"))
+            .where(automation_run_tags.c.run_id == runs.c.id)
+            .lateral("tag_agg")
+        )
+        joined = joined.outerjoin(aggregates, true()).outerjoin(tag_list, true())
+        columns += [*aggregates.c, tag_list.c.tag_list]
+    query = select(*columns).select_from(joined).where(projects.c.id == project_id)
+    found = list(conn.execute(query.order_by(order)).mappings())
+    total = found[0]["total"] if found else 0
+    rows = [row for row in found if row["id"] is not None]
+    if not postgres:
+        ids = [row["id"] for row in rows]
+        return RunPage(total, rows, tags_of_runs(conn, ids), thread_totals(conn, ids))
+    aggregate_names = [c.name for c in aggregates.c]
+    return RunPage(
+        total,
+        rows,
+        {row["id"]: sorted(row["tag_list"] or ()) for row in rows},
+        {
+            row["id"]: {"run_id": row["id"], **{k: row[k] for k in aggregate_names}}
+            for row in rows
+            if row["thread_count"]
+        },
     )
-    found = list(conn.execute(query).mappings())
-    if not found:
-        return 0, []
-    return found[0]["total"], [row for row in found if row["id"] is not None]
 
 
 def project_run_counts(conn: Connection, project_id: int) -> tuple[int, int]:
@@ -218,22 +257,26 @@ def tags_of_runs(
     return out
 
 
-def thread_totals(conn: Connection, run_ids: RunIds) -> dict[int, dict[str, Any]]:
-    """Per run: summed status counts, thread counts and the largest thread elapsed."""
-    if not isinstance(run_ids, Select) and not run_ids:
-        return {}
+def _thread_aggregates() -> list[Any]:
+    """Summed status counts, thread counts and the largest thread elapsed."""
     elapsed = case(
         (threads.c.elapsed_observed > 0, threads.c.elapsed_observed),
         else_=threads.c.elapsed_computed,
     )
+    return [
+        func.count().label("thread_count"),
+        func.count().filter(threads.c.is_completed.is_(True)).label("thread_completed_count"),
+        func.max(elapsed).label("max_elapsed"),
+        *[func.sum(threads.c[c]).label(c) for c in COUNT_COLUMNS],
+    ]
+
+
+def thread_totals(conn: Connection, run_ids: RunIds) -> dict[int, dict[str, Any]]:
+    """Per run that has threads: _thread_aggregates() of its threads."""
+    if not isinstance(run_ids, Select) and not run_ids:
+        return {}
     query = (
-        select(
-            threads.c.run_id,
-            func.count().label("thread_count"),
-            func.count().filter(threads.c.is_completed.is_(True)).label("thread_completed_count"),
-            func.max(elapsed).label("max_elapsed"),
-            *[func.sum(threads.c[c]).label(c) for c in COUNT_COLUMNS],
-        )
+        select(threads.c.run_id, *_thread_aggregates())
         .where(threads.c.run_id.in_(_in(run_ids)))
         .group_by(threads.c.run_id)
     )

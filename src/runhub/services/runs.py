@@ -206,7 +206,6 @@ def list_runs(engine: Engine, who: Principal, project_id: int, query: RunQuery) 
     """A page of the project's runs, newest first by default (decisions.md "Lists")."""
     with read_tx(engine) as conn:
         visible_project(conn, who, project_id)
-        page_ids: Sequence[int] | Any
         if query.filtered:
             where = db.run_filter(
                 project_id,
@@ -222,17 +221,17 @@ def list_runs(engine: Engine, who: Principal, project_id: int, query: RunQuery) 
             total, rows, page_ids = db.page_runs(
                 conn, where, query.descending, query.page.offset, query.page.per_page
             )
+            if rows:
+                tags = db.tags_of_runs(conn, page_ids, [r["id"] for r in rows])
+                totals = db.thread_totals(conn, page_ids)
+            else:
+                tags, totals = {}, {}
         else:
-            total, rows = db.page_project_runs(
+            page = db.page_project_runs(
                 conn, project_id, query.descending, query.page.offset, query.page.per_page
             )
-            page_ids = [r["id"] for r in rows]
+            total, rows, tags, totals = page.total, page.rows, page.tags, page.totals
         table = StatusTable.cached(conn)
-        if rows:
-            tags = db.tags_of_runs(conn, page_ids, [r["id"] for r in rows])
-            totals = db.thread_totals(conn, page_ids)
-        else:
-            tags, totals = {}, {}
         items = [render.run(r, table, tags[r["id"]], totals.get(r["id"])) for r in rows]
         return envelope(query.page, total, items, run_expands(conn, table, rows, query.expands))
 
