@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
+    BigInteger,
     Connection,
     RowMapping,
     Select,
     and_,
+    bindparam,
     case,
     func,
     insert,
@@ -174,47 +177,68 @@ def page_project_runs(
     statistics say (an IN list of 100 run ids looks like half of a never-analysed table).
     On SQLite (one snapshot per read transaction) they are two indexed IN-list queries.
     """
+    query, aggregate_names = _project_page_query(conn.dialect.name == "postgresql", descending)
+    params = {"project_id": project_id, "offset": offset, "limit": limit}
+    found = list(conn.execute(query, params).mappings())
+    total = found[0]["total"] if found else 0
+    rows = [row for row in found if row["id"] is not None]
+    if not aggregate_names:
+        ids = [row["id"] for row in rows]
+        return RunPage(total, rows, tags_of_runs(conn, ids), thread_totals(conn, ids))
+    return RunPage(
+        total,
+        rows,
+        {row["id"]: sorted(row["tag_list"] or ()) for row in rows},
+        {row["id"]: {k: row[k] for k in aggregate_names} for row in rows if row["thread_count"]},
+    )
+
+
+@functools.cache
+def _project_page_query(postgres: bool, descending: bool) -> tuple[Select[Any], tuple[str, ...]]:
+    """page_project_runs()'s statement (built once: building it cost more than running
+    it) and, on PostgreSQL, the names of its thread aggregate columns."""
     n = projects.c.automation_run_count
     position = runs.c.list_position
+    offset = bindparam("offset", type_=BigInteger)
+    limit = bindparam("limit", type_=BigInteger)
     if descending:
         in_page = and_(position <= n - offset, position > n - offset - limit)
         order = position.desc()
     else:
         in_page = and_(position > offset, position <= offset + limit)
         order = position.asc()
-    joined = projects.outerjoin(runs, and_(runs.c.project_id == projects.c.id, in_page))
-    columns: list[Any] = [n.label("total"), *runs.c]
-    postgres = conn.dialect.name == "postgresql"
-    if postgres:
-        aggregates = (
-            select(*_thread_aggregates()).where(threads.c.run_id == runs.c.id).lateral("agg")
-        )
-        tag = automation_run_tags.c.tag
-        tag_list = (
-            select(func.array_agg(tag).label("tag_list"))
-            .where(automation_run_tags.c.run_id == runs.c.id)
-            .lateral("tag_agg")
-        )
-        joined = joined.outerjoin(aggregates, true()).outerjoin(tag_list, true())
-        columns += [*aggregates.c, tag_list.c.tag_list]
-    query = select(*columns).select_from(joined).where(projects.c.id == project_id)
-    found = list(conn.execute(query.order_by(order)).mappings())
-    total = found[0]["total"] if found else 0
-    rows = [row for row in found if row["id"] is not None]
+    project = projects.c.id == bindparam("project_id", type_=BigInteger)
     if not postgres:
-        ids = [row["id"] for row in rows]
-        return RunPage(total, rows, tags_of_runs(conn, ids), thread_totals(conn, ids))
-    aggregate_names = [c.name for c in aggregates.c]
-    return RunPage(
-        total,
-        rows,
-        {row["id"]: sorted(row["tag_list"] or ()) for row in rows},
-        {
-            row["id"]: {"run_id": row["id"], **{k: row[k] for k in aggregate_names}}
-            for row in rows
-            if row["thread_count"]
-        },
+        joined = projects.outerjoin(runs, and_(runs.c.project_id == projects.c.id, in_page))
+        query = select(n.label("total"), *runs.c).select_from(joined)
+        return query.where(project).order_by(order), ()
+    # The LIMIT caps the planner's estimate of the page at `limit` runs (a range bounded by
+    # the counter is estimated at thousands, and the plan's cost then crosses
+    # jit_above_cost: JIT compilation took longer than the query).
+    page = (
+        select(runs)
+        .where(runs.c.project_id == projects.c.id, in_page)
+        .order_by(order)
+        .limit(limit)
+        .lateral("page")
     )
+    aggregates = select(*_thread_aggregates()).where(threads.c.run_id == page.c.id).lateral("agg")
+    tag_list = (
+        select(func.array_agg(automation_run_tags.c.tag).label("tag_list"))
+        .where(automation_run_tags.c.run_id == page.c.id)
+        .lateral("tag_agg")
+    )
+    joined = (
+        projects.outerjoin(page, true()).outerjoin(aggregates, true()).outerjoin(tag_list, true())
+    )
+    page_order = page.c.list_position.desc() if descending else page.c.list_position.asc()
+    query = (
+        select(n.label("total"), *page.c, *aggregates.c, tag_list.c.tag_list)
+        .select_from(joined)
+        .where(project)
+        .order_by(page_order)
+    )
+    return query, tuple(c.name for c in aggregates.c)
 
 
 def project_run_counts(conn: Connection, project_id: int) -> tuple[int, int]:

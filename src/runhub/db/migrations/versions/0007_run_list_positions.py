@@ -245,8 +245,10 @@ def downgrade() -> None:
     op.create_index(
         "ix_automation_runs_project_created", "automation_runs", ["project_id", "created_at"]
     )
-    with op.batch_alter_table("projects") as batch:
-        for name in COUNTERS:
-            batch.drop_column(name)
-    with op.batch_alter_table("automation_runs") as batch:
-        batch.drop_column("list_position")
+    # Plain ALTER TABLE ... DROP COLUMN (SQLite >= 3.35): a batch copy of `projects` would
+    # drop a table that foreign keys reference.
+    for table, column in (
+        *(("projects", c) for c in COUNTERS),
+        ("automation_runs", "list_position"),
+    ):
+        op.execute(f"ALTER TABLE {table} DROP COLUMN {column}")
