@@ -12,6 +12,7 @@ import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, func, insert, inspect, select, text
 
 from runhub.db.engine import make_engine, write_tx
@@ -72,13 +73,19 @@ def empty_db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
         admin_engine.dispose()
 
 
-def test_0007_backfills_list_positions_and_counters(empty_db_url: str) -> None:
-    """Runs stored before 0007 get their rank in (created_at, id) order per project and
-    the projects their counts; after it the triggers keep them (and a downgrade and
-    upgrade round-trips)."""
+POSITIONS_REVISION = "0007"  # versions/0007_run_list_positions.py (renumber along with it)
+
+
+def test_list_positions_migration_backfills_and_triggers_keep_them(empty_db_url: str) -> None:
+    """Runs stored before the list positions migration get their rank in (created_at, id)
+    order per project and the projects their counts; after it the triggers keep them
+    (and a downgrade and upgrade round-trips)."""
     engine = make_engine(empty_db_url)
+    script = ScriptDirectory.from_config(alembic_config(engine))
+    before = script.get_revision(POSITIONS_REVISION).down_revision
+    assert isinstance(before, str)
     try:
-        upgrade(engine, "0006")
+        upgrade(engine, before)
         t0 = datetime(2026, 1, 1)
         rnd = random.Random(7)
         with write_tx(engine) as conn:
@@ -136,7 +143,7 @@ def test_0007_backfills_list_positions_and_counters(empty_db_url: str) -> None:
             )
         check()
         upgrade(engine, "head")
-        downgrade(engine, "0006")
+        downgrade(engine, before)
         upgrade(engine)
         check()
     finally:

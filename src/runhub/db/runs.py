@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -159,7 +159,7 @@ class RunPage:
     total: int
     rows: list[RowMapping]
     tags: dict[int, list[str]]  # every run of the page has a list
-    totals: dict[int, dict[str, Any]]  # thread_totals() of the runs that have threads
+    totals: dict[int, Mapping[Any, Any]]  # thread_totals() of the runs that have threads
 
 
 def page_project_runs(
@@ -295,16 +295,22 @@ def _thread_aggregates() -> list[Any]:
     ]
 
 
-def thread_totals(conn: Connection, run_ids: RunIds) -> dict[int, dict[str, Any]]:
+def thread_totals(conn: Connection, run_ids: RunIds) -> dict[int, Mapping[Any, Any]]:
     """Per run that has threads: _thread_aggregates() of its threads."""
-    if not isinstance(run_ids, Select) and not run_ids:
+    if isinstance(run_ids, Select):
+        query = _thread_totals_query().where(threads.c.run_id.in_(run_ids))
+        return {row["run_id"]: row for row in conn.execute(query).mappings()}
+    if not run_ids:
         return {}
-    query = (
-        select(threads.c.run_id, *_thread_aggregates())
-        .where(threads.c.run_id.in_(_in(run_ids)))
-        .group_by(threads.c.run_id)
-    )
-    return {row["run_id"]: dict(row) for row in conn.execute(query).mappings()}
+    query = _thread_totals_query().where(threads.c.run_id.in_(bindparam("ids", expanding=True)))
+    found = conn.execute(query, {"ids": list(run_ids)}).mappings()
+    return {row["run_id"]: row for row in found}
+
+
+@functools.cache
+def _thread_totals_query() -> Select[Any]:
+    query = select(threads.c.run_id, *_thread_aggregates())
+    return query.group_by(threads.c.run_id)
 
 
 # --- threads ------------------------------------------------------------------------------
