@@ -2,21 +2,35 @@
 
 from __future__ import annotations
 
+import random
 import uuid
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import Engine, inspect, select, text
+from alembic.script import ScriptDirectory
+from sqlalchemy import Engine, func, insert, inspect, select, text
 
-from runhub.db.engine import make_engine
-from runhub.db.migrate import current_revision, head_revision, upgrade
-from runhub.db.schema import automation_cases, automation_run_tests, metadata
+from runhub.db.engine import make_engine, write_tx
+from runhub.db.migrate import alembic_config, current_revision, head_revision, upgrade
+from runhub.db.schema import (
+    automation_cases,
+    automation_run_tests,
+    automation_runs,
+    automation_sources,
+    metadata,
+    projects,
+)
 
 from ..conftest import BACKENDS, _pg_admin, _pg_url
+
+
+def downgrade(engine: Engine, revision: str) -> None:
+    command.downgrade(alembic_config(engine), revision)
 
 
 def test_migrated_schema_matches_metadata(engine: Engine) -> None:
@@ -49,27 +63,104 @@ def test_results_table_has_no_text_index(engine: Engine) -> None:
 
 
 @pytest.fixture(params=BACKENDS)
-def empty_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """An empty database (no schema at all) on each backend."""
+def empty_db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A fresh database with no tables (SQLite file or a new PostgreSQL database)."""
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'empty.db'}"
         return
-    name = f"runhub_migrate_{uuid.uuid4().hex[:10]}"
-    admin = _pg_admin()
-    with admin.connect() as conn:
+    name = f"runhub_test_mig_{uuid.uuid4().hex[:10]}"
+    admin_engine = _pg_admin()
+    with admin_engine.connect() as conn:
         conn.execute(text(f'CREATE DATABASE "{name}"'))
     try:
         yield _pg_url(name)
     finally:
-        with admin.connect() as conn:
+        with admin_engine.connect() as conn:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+        admin_engine.dispose()
 
 
-def test_0007_numbers_existing_results_and_keeps_their_times(empty_url: str) -> None:
+POSITIONS_REVISION = "0008"  # versions/0008_run_list_positions.py (renumber along with it)
+
+
+def test_list_positions_migration_backfills_and_triggers_keep_them(empty_db_url: str) -> None:
+    """Runs stored before the list positions migration get their rank in (created_at, id)
+    order per project and the projects their counts; after it the triggers keep them
+    (and a downgrade and upgrade round-trips)."""
+    engine = make_engine(empty_db_url)
+    script = ScriptDirectory.from_config(alembic_config(engine))
+    before = script.get_revision(POSITIONS_REVISION).down_revision
+    assert isinstance(before, str)
+    try:
+        upgrade(engine, before)
+        t0 = datetime(2026, 1, 1)
+        rnd = random.Random(7)
+        with write_tx(engine) as conn:
+            pids = [
+                conn.execute(
+                    insert(projects).values(name=n, created_at=t0).returning(projects.c.id)
+                ).scalar_one()
+                for n in ("a", "b", "empty")
+            ]
+            sid = conn.execute(
+                insert(automation_sources)
+                .values(project_id=pids[0], name="s", created_at=t0)
+                .returning(automation_sources.c.id)
+            ).scalar_one()
+            for i in range(40):
+                conn.execute(
+                    insert(automation_runs).values(
+                        project_id=pids[i % 2],
+                        source_id=sid,
+                        name=f"r{i}",
+                        created_at=t0 + timedelta(seconds=rnd.randint(0, 9)),
+                        is_completed=i % 3 == 0,
+                    )
+                )
+        upgrade(engine)
+
+        def check() -> None:
+            with engine.connect() as conn:
+                for pid in pids:
+                    where = automation_runs.c.project_id == pid
+                    by_time = select(automation_runs.c.id, automation_runs.c.list_position).where(
+                        where
+                    )
+                    got = conn.execute(
+                        by_time.order_by(automation_runs.c.created_at, automation_runs.c.id)
+                    ).all()
+                    assert [p for _, p in got] == list(range(1, len(got) + 1))
+                    done = conn.execute(
+                        select(func.count()).where(where, automation_runs.c.is_completed)
+                    ).scalar_one()
+                    counters = conn.execute(
+                        select(
+                            projects.c.automation_run_count,
+                            projects.c.automation_run_completed_count,
+                        ).where(projects.c.id == pid)
+                    ).one()
+                    assert tuple(counters) == (len(got), done)
+
+        check()
+        with write_tx(engine) as conn:
+            conn.execute(
+                insert(automation_runs).values(
+                    project_id=pids[0], source_id=sid, name="new", created_at=t0, is_completed=True
+                )
+            )
+        check()
+        upgrade(engine, "head")
+        downgrade(engine, before)
+        upgrade(engine)
+        check()
+    finally:
+        engine.dispose()
+
+
+def test_0007_numbers_existing_results_and_keeps_their_times(empty_db_url: str) -> None:
     """Results stored before 0007 get their positions in id order, run by run, and (SQLite)
     timestamps stored as text read back the same once they are integers."""
-    engine = make_engine(empty_url)
+    engine = make_engine(empty_db_url)
     try:
         upgrade(engine, "0006")
         stamp = datetime(2026, 11, 30, 12, 34, 56, 789012)

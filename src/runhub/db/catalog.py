@@ -2,11 +2,23 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, RowMapping, Table, and_, delete, func, insert, select, update
+from sqlalchemy import (
+    Connection,
+    RowMapping,
+    Table,
+    and_,
+    delete,
+    func,
+    insert,
+    literal,
+    select,
+    union_all,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -168,6 +180,28 @@ def names_by_ids(conn: Connection, table: Table, ids: Sequence[int]) -> list[Row
         return []
     query = select(table.c.id, table.c.name).where(table.c.id.in_(list(ids))).order_by(table.c.id)
     return list(conn.execute(query).mappings())
+
+
+def names_by_ids_of(
+    conn: Connection, wanted: Mapping[str, tuple[Table, Sequence[int]]]
+) -> dict[str, list[RowMapping]]:
+    """names_by_ids() of several tables in one round trip: {key: (table, ids)} ->
+    {key: rows by id} (a UNION ALL; each branch reads its table's primary key)."""
+    out: dict[str, list[RowMapping]] = {key: [] for key in wanted}
+    parts = [
+        select(literal(key).label("kind"), table.c.id, table.c.name).where(
+            table.c.id.in_(list(ids))
+        )
+        for key, (table, ids) in wanted.items()
+        if ids
+    ]
+    if parts:
+        query = union_all(*parts) if len(parts) > 1 else parts[0]
+        for row in conn.execute(query).mappings():
+            out[row["kind"]].append(row)
+        for rows in out.values():
+            rows.sort(key=lambda r: r["id"])
+    return out
 
 
 def source_by_id(conn: Connection, source_id: int) -> RowMapping | None:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import functools
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
 from typing import Any
@@ -21,6 +23,7 @@ from sqlalchemy import (
     literal,
     select,
     text,
+    true,
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
@@ -39,6 +42,7 @@ from runhub.db.schema import (
     automation_runs,
     idempotency_keys,
     project_members,
+    projects,
 )
 
 runs = automation_runs
@@ -47,6 +51,19 @@ COUNT_COLUMNS = [f"status{n}_count" for n in STATUS_SLOTS]
 
 
 # --- runs ---------------------------------------------------------------------------------
+
+
+def lock_project_runs(conn: Connection, project_id: int) -> None:
+    """Hold the project's run insert lock until the transaction ends (PostgreSQL; SQLite
+    write transactions are serial anyway).
+
+    The insert trigger takes the same row lock; taking it first, before the new run's
+    created_at is read from the clock, makes the runs of a project arrive in (created_at,
+    id) order, so an insert never shifts the list positions of runs after it (and never
+    locks those rows: no deadlock with a completion, which locks its run first)."""
+    if conn.dialect.name == "postgresql":
+        query = select(projects.c.id).where(projects.c.id == project_id)
+        conn.execute(query.with_for_update(key_share=True))
 
 
 def insert_run(conn: Connection, tags: Sequence[str], **values: Any) -> int:
@@ -123,7 +140,10 @@ def page_runs(
     conn: Connection, where: ColumnElement[bool], descending: bool, offset: int, limit: int
 ) -> tuple[int, list[RowMapping], Select[Any]]:
     """(total, the page's rows, a SELECT of the page's run ids for the follow-up queries:
-    one subquery instead of a hundred bound ids, which PostgreSQL plans far faster)."""
+    one subquery instead of a hundred bound ids, which PostgreSQL plans far faster).
+
+    For filtered lists: a count(*) and an OFFSET over the matching runs. The unfiltered
+    list of a project reads `page_project_runs` instead."""
     total = conn.execute(select(func.count()).select_from(runs).where(where)).scalar_one()
     if descending:
         order = (runs.c.created_at.desc(), runs.c.id.desc())
@@ -134,13 +154,102 @@ def page_runs(
     return total, list(conn.execute(query).mappings()), ids
 
 
-def project_run_counts(conn: Connection, project_id: int) -> tuple[int, int]:
-    """(all runs, completed runs) of a project."""
-    query = select(func.count(), func.count().filter(runs.c.is_completed.is_(True))).where(
-        runs.c.project_id == project_id
+@dataclass(frozen=True)
+class RunPage:
+    """A page of runs with what their list items need besides the run rows."""
+
+    total: int
+    rows: list[RowMapping]
+    tags: dict[int, list[str]]  # every run of the page has a list
+    totals: dict[int, Mapping[Any, Any]]  # thread_totals() of the runs that have threads
+
+
+def page_project_runs(
+    conn: Connection, project_id: int, descending: bool, offset: int, limit: int
+) -> RunPage:
+    """A page of all the project's runs in (created_at, id) order, with tags and thread
+    totals.
+
+    A page is a range of `list_position` (dense 1..N in that order, kept by triggers) and
+    N is the project's `automation_run_count`: an index range read on any page, however
+    deep, and no count(*). The total and the rows come from one statement (a page past
+    the end still answers the total, as a row without a run). On PostgreSQL the tags and
+    thread totals join that statement as LATERAL subqueries: one snapshot, one round trip,
+    and a plan that reads each run's threads and tags by index whatever the planner's
+    statistics say (an IN list of 100 run ids looks like half of a never-analysed table).
+    On SQLite (one snapshot per read transaction) they are two indexed IN-list queries.
+    """
+    query, aggregate_names = _project_page_query(conn.dialect.name == "postgresql", descending)
+    params = {"project_id": project_id, "offset": offset, "limit": limit}
+    found = list(conn.execute(query, params).mappings())
+    total = found[0]["total"] if found else 0
+    rows = [row for row in found if row["id"] is not None]
+    if not aggregate_names:
+        ids = [row["id"] for row in rows]
+        return RunPage(total, rows, tags_of_runs(conn, ids), thread_totals(conn, ids))
+    return RunPage(
+        total,
+        rows,
+        {row["id"]: sorted(row["tag_list"] or ()) for row in rows},
+        {row["id"]: {k: row[k] for k in aggregate_names} for row in rows if row["thread_count"]},
     )
-    total, completed = conn.execute(query).one()
-    return total, completed
+
+
+@functools.cache
+def _project_page_query(postgres: bool, descending: bool) -> tuple[Select[Any], tuple[str, ...]]:
+    """page_project_runs()'s statement (built once: building it cost more than running
+    it) and, on PostgreSQL, the names of its thread aggregate columns."""
+    n = projects.c.automation_run_count
+    position = runs.c.list_position
+    offset = bindparam("offset", type_=BigInteger)
+    limit = bindparam("limit", type_=BigInteger)
+    if descending:
+        in_page = and_(position <= n - offset, position > n - offset - limit)
+        order = position.desc()
+    else:
+        in_page = and_(position > offset, position <= offset + limit)
+        order = position.asc()
+    project = projects.c.id == bindparam("project_id", type_=BigInteger)
+    if not postgres:
+        joined = projects.outerjoin(runs, and_(runs.c.project_id == projects.c.id, in_page))
+        query = select(n.label("total"), *runs.c).select_from(joined)
+        return query.where(project).order_by(order), ()
+    # The LIMIT caps the planner's estimate of the page at `limit` runs (a range bounded by
+    # the counter is estimated at thousands, and the plan's cost then crosses
+    # jit_above_cost: JIT compilation took longer than the query).
+    page = (
+        select(runs)
+        .where(runs.c.project_id == projects.c.id, in_page)
+        .order_by(order)
+        .limit(limit)
+        .lateral("page")
+    )
+    aggregates = select(*_thread_aggregates()).where(threads.c.run_id == page.c.id).lateral("agg")
+    tag_list = (
+        select(func.array_agg(automation_run_tags.c.tag).label("tag_list"))
+        .where(automation_run_tags.c.run_id == page.c.id)
+        .lateral("tag_agg")
+    )
+    joined = (
+        projects.outerjoin(page, true()).outerjoin(aggregates, true()).outerjoin(tag_list, true())
+    )
+    page_order = page.c.list_position.desc() if descending else page.c.list_position.asc()
+    query = (
+        select(n.label("total"), *page.c, *aggregates.c, tag_list.c.tag_list)
+        .select_from(joined)
+        .where(project)
+        .order_by(page_order)
+    )
+    return query, tuple(c.name for c in aggregates.c)
+
+
+def project_run_counts(conn: Connection, project_id: int) -> tuple[int, int]:
+    """(all runs, completed runs) of a project (counters kept by triggers)."""
+    query = select(
+        projects.c.automation_run_count, projects.c.automation_run_completed_count
+    ).where(projects.c.id == project_id)
+    row = conn.execute(query).first()
+    return (0, 0) if row is None else (row[0], row[1])
 
 
 def run_ids_of_milestone(conn: Connection, milestone_id: int) -> list[int]:
@@ -174,26 +283,36 @@ def tags_of_runs(
     return out
 
 
-def thread_totals(conn: Connection, run_ids: RunIds) -> dict[int, dict[str, Any]]:
-    """Per run: summed status counts, thread counts and the largest thread elapsed."""
-    if not isinstance(run_ids, Select) and not run_ids:
-        return {}
+def _thread_aggregates() -> list[Any]:
+    """Summed status counts, thread counts and the largest thread elapsed."""
     elapsed = case(
         (threads.c.elapsed_observed > 0, threads.c.elapsed_observed),
         else_=threads.c.elapsed_computed,
     )
-    query = (
-        select(
-            threads.c.run_id,
-            func.count().label("thread_count"),
-            func.count().filter(threads.c.is_completed.is_(True)).label("thread_completed_count"),
-            func.max(elapsed).label("max_elapsed"),
-            *[func.sum(threads.c[c]).label(c) for c in COUNT_COLUMNS],
-        )
-        .where(threads.c.run_id.in_(_in(run_ids)))
-        .group_by(threads.c.run_id)
-    )
-    return {row["run_id"]: dict(row) for row in conn.execute(query).mappings()}
+    return [
+        func.count().label("thread_count"),
+        func.count().filter(threads.c.is_completed.is_(True)).label("thread_completed_count"),
+        func.max(elapsed).label("max_elapsed"),
+        *[func.sum(threads.c[c]).label(c) for c in COUNT_COLUMNS],
+    ]
+
+
+def thread_totals(conn: Connection, run_ids: RunIds) -> dict[int, Mapping[Any, Any]]:
+    """Per run that has threads: _thread_aggregates() of its threads."""
+    if isinstance(run_ids, Select):
+        query = _thread_totals_query().where(threads.c.run_id.in_(run_ids))
+        return {row["run_id"]: row for row in conn.execute(query).mappings()}
+    if not run_ids:
+        return {}
+    query = _thread_totals_query().where(threads.c.run_id.in_(bindparam("ids", expanding=True)))
+    found = conn.execute(query, {"ids": list(run_ids)}).mappings()
+    return {row["run_id"]: row for row in found}
+
+
+@functools.cache
+def _thread_totals_query() -> Select[Any]:
+    query = select(threads.c.run_id, *_thread_aggregates())
+    return query.group_by(threads.c.run_id)
 
 
 # --- threads ------------------------------------------------------------------------------

@@ -144,6 +144,10 @@ projects = Table(
     _ts("updated_at"),
     Column("updated_by", BigInteger),
     _ts("completed_at"),
+    # Kept exact by triggers on automation_runs (migration 0007): the envelope's total of
+    # the unfiltered run list and the project's run counts without a count(*).
+    Column("automation_run_count", BigInteger, nullable=False, server_default=text("0")),
+    Column("automation_run_completed_count", BigInteger, nullable=False, server_default=text("0")),
 )
 
 project_members = Table(
@@ -264,7 +268,11 @@ automation_runs = Table(
     # From the run's fields (decisions.md "Commit and branch"); not Testmo properties.
     Column("vcs_commit", String(750)),
     Column("vcs_branch", String(750)),
-    Index("ix_automation_runs_project_created", "project_id", "created_at"),
+    # The run's 1-based rank among its project's runs in (created_at, id) order, dense and
+    # kept so by triggers (migration 0007): a page of the unfiltered list is a range of it.
+    Column("list_position", BigInteger, nullable=False, server_default=text("0")),
+    Index("ix_automation_runs_project_created", "project_id", "created_at", "id"),
+    Index("ix_automation_runs_project_position", "project_id", "list_position"),
     Index("ix_automation_runs_project_source", "project_id", "source_id", "created_at"),
     Index("ix_automation_runs_project_config", "project_id", "config_id", "created_at"),
     Index("ix_automation_runs_project_milestone", "project_id", "milestone_id", "created_at"),

@@ -32,13 +32,12 @@ def projects(engine: Engine, who: Principal) -> tuple[list[dict[str, Any]], list
         table = StatusTable.cached(conn)
         out = []
         for project in accounts.visible_projects(conn, None if who.is_admin else who.user_id):
-            where = runs_db.run_filter(project["id"])
-            total, rows, ids = runs_db.page_runs(conn, where, True, 0, RECENT_RUNS)
+            page = runs_db.page_project_runs(conn, project["id"], True, 0, RECENT_RUNS)
             out.append(
                 {
                     "project": project,
-                    "run_count": total,
-                    "runs": _rendered_runs(conn, table, rows, ids),
+                    "run_count": page.total,
+                    "runs": [render.run(r, table, [], page.totals.get(r["id"])) for r in page.rows],
                 }
             )
         return out, list(table.rows)

@@ -10,10 +10,10 @@ from typing import Any
 from sqlalchemy import Connection, Engine
 
 from runhub.api.schemas import Resources, RunComplete, RunCreate
-from runhub.db import accounts, catalog
+from runhub.db import catalog
 from runhub.db import runs as db
 from runhub.db.engine import read_tx, write_tx
-from runhub.db.schema import automation_sources, configs, milestones
+from runhub.db.schema import automation_sources, configs, milestones, users
 from runhub.errors import NotFound, invalid
 from runhub.services import render, vcs
 from runhub.services.access import Principal, can_see_project, require_write, visible_project
@@ -33,10 +33,11 @@ def visible_run(conn: Connection, who: Principal, run_id: int, *, for_update: bo
 
 
 def create_run(engine: Engine, who: Principal, project_id: int, body: RunCreate) -> int:
-    now = utcnow()
     with write_tx(engine) as conn:
         visible_project(conn, who, project_id)
         require_write(who)
+        db.lock_project_runs(conn, project_id)
+        now = utcnow()  # after the lock: runs of a project are created in list order
         tags = sorted(set(body.tags or ()))
         config_id = _config_for(conn, project_id, body, now)
         milestone_id = _milestone_for(conn, project_id, body, tags)
@@ -147,11 +148,9 @@ def get_run(engine: Engine, who: Principal, run_id: int, expands: Sequence[str])
     with read_tx(engine) as conn:
         run = visible_run(conn, who, run_id)
         table = StatusTable.cached(conn)
+        run_threads = db.threads_of_runs(conn, [run_id])
         item = render.run(
-            run,
-            table,
-            db.tags_of_runs(conn, [run_id])[run_id],
-            db.thread_totals(conn, [run_id]).get(run_id),
+            run, table, db.tags_of_runs(conn, [run_id])[run_id], _totals_of(run_threads)
         )
         fields, artifacts, links = db.resources_of_runs(conn, [run_id])
         run_fields = [render.field(f) for f in fields if f["thread_id"] is None]
@@ -165,9 +164,20 @@ def get_run(engine: Engine, who: Principal, run_id: int, expands: Sequence[str])
                 (render.field(f) for f in fields if f["thread_id"] == t["id"]),
                 (render.artifact(a) for a in artifacts if a["thread_id"] == t["id"]),
             )
-            for t in db.threads_of_runs(conn, [run_id])
+            for t in run_threads
         ]
         return {"result": item, "expands": run_expands(conn, table, [run], expands)}
+
+
+def _totals_of(run_threads: Sequence[Any]) -> dict[str, Any]:
+    """db.thread_totals() of one run, from its thread rows (read anyway by a single GET)."""
+    totals: dict[str, Any] = {
+        "thread_count": len(run_threads),
+        "thread_completed_count": sum(1 for t in run_threads if t["is_completed"]),
+    }
+    for name in db.COUNT_COLUMNS:
+        totals[name] = sum(t[name] for t in run_threads)
+    return totals
 
 
 @dataclass(frozen=True)
@@ -184,55 +194,82 @@ class RunQuery:
     created_before: datetime | None = None
     expands: tuple[str, ...] = ()
 
+    @property
+    def filtered(self) -> bool:
+        return any(
+            value is not None
+            for value in (
+                self.source_ids,
+                self.config_ids,
+                self.milestone_ids,
+                self.creator_ids,
+                self.statuses,
+                self.tags,
+                self.created_after,
+                self.created_before,
+            )
+        )
+
 
 def list_runs(engine: Engine, who: Principal, project_id: int, query: RunQuery) -> dict[str, Any]:
+    """A page of the project's runs, newest first by default (decisions.md "Lists")."""
     with read_tx(engine) as conn:
         visible_project(conn, who, project_id)
-        where = db.run_filter(
-            project_id,
-            source_ids=query.source_ids,
-            config_ids=query.config_ids,
-            milestone_ids=query.milestone_ids,
-            creator_ids=query.creator_ids,
-            statuses=query.statuses,
-            tags=query.tags,
-            created_after=query.created_after,
-            created_before=query.created_before,
-        )
-        total, rows, page_ids = db.page_runs(
-            conn, where, query.descending, query.page.offset, query.page.per_page
-        )
-        table = StatusTable.cached(conn)
-        if rows:
-            tags = db.tags_of_runs(conn, page_ids, [r["id"] for r in rows])
-            totals = db.thread_totals(conn, page_ids)
+        if query.filtered:
+            where = db.run_filter(
+                project_id,
+                source_ids=query.source_ids,
+                config_ids=query.config_ids,
+                milestone_ids=query.milestone_ids,
+                creator_ids=query.creator_ids,
+                statuses=query.statuses,
+                tags=query.tags,
+                created_after=query.created_after,
+                created_before=query.created_before,
+            )
+            total, rows, page_ids = db.page_runs(
+                conn, where, query.descending, query.page.offset, query.page.per_page
+            )
+            if rows:
+                tags = db.tags_of_runs(conn, page_ids, [r["id"] for r in rows])
+                totals = db.thread_totals(conn, page_ids)
+            else:
+                tags, totals = {}, {}
         else:
-            tags, totals = {}, {}
+            page = db.page_project_runs(
+                conn, project_id, query.descending, query.page.offset, query.page.per_page
+            )
+            total, rows, tags, totals = page.total, page.rows, page.tags, page.totals
+        table = StatusTable.cached(conn)
         items = [render.run(r, table, tags[r["id"]], totals.get(r["id"])) for r in rows]
         return envelope(query.page, total, items, run_expands(conn, table, rows, query.expands))
+
+
+EXPAND_TABLES = {
+    "automation_sources": (automation_sources, ("source_id",)),
+    "configs": (configs, ("config_id",)),
+    "milestones": (milestones, ("milestone_id",)),
+    "users": (users, ("created_by", "updated_by", "completed_by")),
+}
 
 
 def run_expands(
     conn: Connection, table: StatusTable, rows: Sequence[Any], expands: Sequence[str]
 ) -> dict[str, Any]:
+    """The asked expands: exactly the objects the rows reference (one query for all)."""
+    wanted = {
+        name: (
+            EXPAND_TABLES[name][0],
+            sorted({r[c] for r in rows for c in EXPAND_TABLES[name][1] if r[c] is not None}),
+        )
+        for name in expands
+        if name in EXPAND_TABLES
+    }
+    found = catalog.names_by_ids_of(conn, wanted)
     out: dict[str, Any] = {}
-
-    def ids(*columns: str) -> list[int]:
-        return sorted({r[c] for r in rows for c in columns if r[c] is not None})
-
     for name in expands:
-        if name == "automation_sources":
-            found = catalog.names_by_ids(conn, automation_sources, ids("source_id"))
-        elif name == "configs":
-            found = catalog.names_by_ids(conn, configs, ids("config_id"))
-        elif name == "milestones":
-            found = catalog.names_by_ids(conn, milestones, ids("milestone_id"))
-        elif name == "users":
-            found = accounts.users_by_ids(conn, ids("created_by", "updated_by", "completed_by"))
-        elif name == "statuses":
+        if name == "statuses":
             out[name] = table.expand()
-            continue
-        else:
-            continue
-        out[name] = [{"id": r["id"], "name": r["name"]} for r in found]
+        elif name in found:
+            out[name] = [{"id": r["id"], "name": r["name"]} for r in found[name]]
     return out

@@ -12,6 +12,8 @@ from sqlalchemy import Connection
 from runhub.db import catalog
 from runhub.db.schema import STATUS_SLOTS
 
+COUNT_KEYS = tuple(f"status{n}_count" for n in STATUS_SLOTS)
+
 NEUTRAL, SUCCESS, FAILURE, RUNNING = 1, 2, 3, 4
 CACHE_MAX_AGE_S = 5.0
 
@@ -75,22 +77,31 @@ class StatusTable:
 
     def counts(self, per_status: Mapping[int, Any]) -> dict[str, int]:
         """The counter properties of a run or thread from its per-status counts."""
+        return self._counts([int(per_status.get(n, 0) or 0) for n in STATUS_SLOTS])
+
+    def counts_of(self, row: Mapping[str, Any] | None) -> dict[str, int]:
+        """counts() from a row with `status<N>_count` columns (None: all zero)."""
+        if row is None:
+            return self._counts([0] * len(STATUS_SLOTS))
+        return self._counts([int(row.get(key) or 0) for key in COUNT_KEYS])
+
+    def _counts(self, values: list[int]) -> dict[str, int]:
         out: dict[str, int] = {"untested_count": 0}
-        total = success = failure = completed = 0
-        for n in STATUS_SLOTS:
-            value = int(per_status.get(n, 0) or 0)
-            out[f"status{n}_count"] = value
-            total += value
-            if n in self.passed_ids:
-                success += value
-            if n in self.failed_ids:
-                failure += value
-            if n in self.final_ids:
-                completed += value
+        out.update(zip(COUNT_KEYS, values, strict=True))
+        success = failure = completed = 0
+        for i, n in enumerate(STATUS_SLOTS):
+            value = values[i]
+            if value:
+                if n in self.passed_ids:
+                    success += value
+                if n in self.failed_ids:
+                    failure += value
+                if n in self.final_ids:
+                    completed += value
         out["success_count"] = success
         out["failure_count"] = failure
         out["completed_count"] = completed
-        out["total_count"] = total
+        out["total_count"] = sum(values)
         return out
 
     def expand(self) -> list[dict]:
