@@ -13,6 +13,8 @@ from typing import Any
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 
+from runhub.background import BackgroundThread
+
 log = logging.getLogger("runhub.db")
 
 
@@ -93,7 +95,7 @@ def _configure_sqlite(
         conn.exec_driver_sql(f"BEGIN {mode}")
 
 
-class WalCheckpointer:
+class WalCheckpointer(BackgroundThread):
     """Runs SQLite WAL checkpoints in a background thread.
 
     With synchronous=NORMAL a checkpoint is the only fsync SQLite does; run inside a commit
@@ -102,20 +104,15 @@ class WalCheckpointer:
     readers or writers, and a page written by several commits is copied back once.
     """
 
+    thread_name = "wal-checkpoint"
+
     def __init__(self, engine: Engine, interval_s: float = 1.0) -> None:
+        super().__init__()
         self.engine = engine
         self.interval_s = interval_s
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-
-    def start(self) -> None:
-        self._thread = threading.Thread(target=self._loop, name="wal-checkpoint", daemon=True)
-        self._thread.start()
 
     def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join()
+        super().stop()
         self.checkpoint("TRUNCATE")
 
     def checkpoint(self, mode: str = "PASSIVE") -> None:

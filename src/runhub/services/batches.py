@@ -25,7 +25,6 @@ in its run (`seq`) gap-free. Lock order: run, then thread, then source.
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from collections.abc import Callable
 from datetime import datetime
@@ -35,6 +34,7 @@ import msgspec
 from sqlalchemy import Connection, Engine
 
 from runhub.api.schemas import TestIn
+from runhub.background import BackgroundThread
 from runhub.db import batches as db
 from runhub.db import ingest
 from runhub.db import results as results_db
@@ -274,10 +274,12 @@ class AppendActivity:
         return time.monotonic() - cls.last_append_s
 
 
-class BatchExpander:
+class BatchExpander(BackgroundThread):
     """The background stage of one server process. Every `interval_s` (and at start, which
     is crash recovery) it expands whatever is pending, from any process, once appends to
     this process have paused for `idle_s` or more than `backlog_tests` tests wait."""
+
+    thread_name = "batch-expansion"
 
     def __init__(
         self,
@@ -287,22 +289,12 @@ class BatchExpander:
         idle_s: float = IDLE_S,
         backlog_tests: int = BACKLOG_TESTS,
     ) -> None:
+        super().__init__()
         self.engine = engine
         self.interval_s = interval_s
         self.chunk_tests = chunk_tests
         self.idle_s = idle_s
         self.backlog_tests = backlog_tests
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-
-    def start(self) -> None:
-        self._thread = threading.Thread(target=self._loop, name="batch-expansion", daemon=True)
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join()
 
     def _due(self) -> bool:
         if AppendActivity.idle_for() >= self.idle_s:

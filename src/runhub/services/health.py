@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import json
 import logging
-import threading
 import time
 from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import Connection, Engine
 
+from runhub.background import BackgroundThread
 from runhub.db import analytics as db
 from runhub.db import runs as runs_db
 from runhub.db.engine import read_tx, write_tx
@@ -149,26 +149,18 @@ def _json(value: Any) -> str:
     return json.dumps(value, separators=(",", ":"))
 
 
-class HealthAnalyzer:
+class HealthAnalyzer(BackgroundThread):
     """Runs analyze_pending every `interval_s` in a background thread of the process, when
     appends to this process have paused (services.batches.AppendActivity) or it has waited
     MAX_DEFER_S for a pause: a fold holds SQLite's write lock for a second or more."""
 
+    thread_name = "health-analysis"
+
     def __init__(self, engine: Engine, rules: HealthRules, interval_s: float) -> None:
+        super().__init__()
         self.engine = engine
         self.rules = rules
         self.interval_s = interval_s
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-
-    def start(self) -> None:
-        self._thread = threading.Thread(target=self._loop, name="health-analysis", daemon=True)
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join()
 
     def _loop(self) -> None:
         deferred_since: float | None = None
