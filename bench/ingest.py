@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import hashlib
 import http.client
-import importlib
 import json
 import os
 import random
@@ -52,7 +51,7 @@ from runhub.api.body import decode
 from runhub.api.schemas import RunComplete, RunCreate, ThreadAppend, ThreadCreate
 from runhub.db.engine import WalCheckpointer, is_sqlite, make_engine, write_tx
 from runhub.db.migrate import upgrade
-from runhub.services import admin, runs, threads
+from runhub.services import admin, batches, runs, threads
 from runhub.services.access import Principal
 
 RUNHUB = str(Path(sys.executable).with_name("runhub"))
@@ -283,24 +282,9 @@ class InProcess:
             return admin.create_project(conn, name)
 
 
-def expand_stage() -> Callable[[Engine], int] | None:
-    """Everything `runhub.services.batches.expand_pending` finds pending, pass after pass,
-    where it exists (the batched write path)."""
-    try:
-        module = importlib.import_module("runhub.services.batches")
-    except ImportError:
-        return None
-    one_pass = getattr(module, "expand_pending", None)
-    if one_pass is None:
-        return None
-
-    def expand_all(engine: Engine) -> int:
-        total = 0
-        while done := one_pass(engine):
-            total += done
-        return total
-
-    return expand_all
+def expand_stage() -> Callable[[Engine], int]:
+    """Everything pending, expanded in this process (services.batches)."""
+    return batches.expand_everything
 
 
 # --- figures ------------------------------------------------------------------------------

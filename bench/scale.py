@@ -29,9 +29,10 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, insert, text
+from sqlalchemy import Engine, insert
 
 from runhub.api.schemas import RunComplete, RunCreate, ThreadCreate
+from runhub.db import batches as batches_db
 from runhub.db.engine import make_engine, write_tx
 from runhub.db.schema import (
     automation_run_tags,
@@ -143,7 +144,7 @@ def seed_big_run(ip: InProcess, project_id: int, n: int, batch: int) -> tuple[in
 
 def pending_batches(engine: Engine) -> int:
     with engine.connect() as conn:
-        return conn.execute(text("SELECT count(*) FROM automation_run_batches")).scalar_one()
+        return batches_db.pending_count(conn)[0]
 
 
 BUDGET_S, MIN_SAMPLES, WARMUP = 20.0, 10, 3

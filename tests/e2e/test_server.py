@@ -22,7 +22,7 @@ from runhub.app import create_app
 from runhub.db.engine import make_engine, normalise_url
 from runhub.db.schema import automation_fields, automation_run_tests
 from runhub.services.admin import BOOTSTRAP_EMAIL
-from runhub.services.batches import expand_pending
+from runhub.services.batches import expand_everything
 from runhub.settings import Settings
 
 from ..conftest import PG_ADMIN_URL
@@ -192,8 +192,7 @@ def test_sigterm_lets_the_request_in_flight_finish(db_url: str, start_server: St
 
     engine = make_engine(db_url, pool_size=1)
     try:
-        while expand_pending(engine):  # stored as a pending batch, or already expanded
-            pass
+        expand_everything(engine)  # stored as a pending batch, or already expanded
         with engine.connect() as conn:
             results = (
                 select(func.count())

@@ -259,6 +259,15 @@ def expand_pending(
     return total
 
 
+def expand_everything(engine: Engine) -> int:
+    """Pass after pass of expand_pending until nothing is left for this process to take
+    (benchmarks, tests, tools); returns the tests expanded."""
+    total = 0
+    while done := expand_pending(engine):
+        total += done
+    return total
+
+
 class AppendActivity:
     """When this process last stored a batch: the background stage waits for a pause in
     appends (or a long backlog) so that a burst of uploads is not slowed by expanding."""
