@@ -57,6 +57,15 @@ def world(api: Api, engine: Engine) -> World:
     run_id = api.create_run(name="Shape", source="shape-source", tags=["shape"])
     thread_id = api.create_thread(run_id)
     assert api.append(thread_id, [make_test("a"), make_test("b", "failed")]).status_code == 204
+    # A completed run with a failure, grouped by cause.
+    failing_run_id = api.create_run(name="Failing", source="shape-failures")
+    failing_thread = api.create_thread(failing_run_id)
+    failure = {"type": 4, "name": "Failure", "value": "KeyError: 'user_id'", "is_highlight": True}
+    broken = make_test("c", "failed", fields=[failure])
+    assert api.append(failing_thread, [broken]).status_code == 204
+    assert api.post(f"/automation/runs/{failing_run_id}/complete").status_code == 204
+    analyze_pending(engine, HealthRules())
+    groups = api.get(f"/automation/runs/{failing_run_id}/failure-groups").json()["result"]
     case_id = api.get(f"/projects/{api.project_id}/automation/cases").json()["result"][0]["id"]
     entry = {"case_id": case_id, "mode": "mute", "reason": "flaky in CI"}
     response = api.post(f"/projects/{api.project_id}/automation/quarantine", entry)
@@ -75,6 +84,8 @@ def world(api: Api, engine: Engine) -> World:
             "user_id": user_id,
             "case_id": case_id,
             "entry_id": response.json()["id"],
+            "group_id": groups[0]["id"],
+            "failing_run_id": failing_run_id,
         }
     )
 
@@ -105,12 +116,13 @@ def _call(
 VALID_VALUES = {"mode": "mute"}
 
 
-def _valid_body(endpoint: Endpoint) -> dict[str, Any]:
+def _valid_body(endpoint: Endpoint) -> Any:
     """The smallest body that passes validation: each required property set (strings)."""
     if endpoint.body is None:
         return {}
     fields = msgspec.structs.fields(endpoint.body)
-    return {f.encode_name: VALID_VALUES.get(f.encode_name, "x") for f in fields if f.required}
+    body = {f.encode_name: VALID_VALUES.get(f.encode_name, "x") for f in fields if f.required}
+    return [body] if endpoint.body_is_list else body
 
 
 def assert_error_shape(response: Any, status: int) -> dict[str, Any]:
@@ -215,6 +227,11 @@ def _bad_bodies(endpoint: Endpoint) -> list[tuple[Any, str]]:
     if endpoint.body is None:
         return []
     fields = msgspec.structs.fields(endpoint.body)
+    if endpoint.body_is_list:  # the second item is the wrong one: `1.name`
+        valid = _valid_body(endpoint)
+        return [
+            (valid + [{f.encode_name: {"wrong": "type"}}], f"1.{f.encode_name}") for f in fields
+        ]
     return [({f.encode_name: {"wrong": "type"}}, f.encode_name) for f in fields]
 
 
@@ -275,14 +292,18 @@ EMPTY_QUERIES = {
     "/projects": {"is_completed": "true"},
     "/automation/cases/{case_id}/history": {"branch": "no-such-branch"},
 }
-NEVER_EMPTY = {"/users"}
+# A failure group always holds at least one failed result.
+NEVER_EMPTY = {"/users", "/automation/failure-groups/{group_id}/tests"}
+# Lists that need another object of the world than the default one to list something.
+LISTING_IDS = {"/automation/runs/{run_id}/failure-groups": {"run_id": "failing_run_id"}}
 
 
 @pytest.mark.parametrize("endpoint", PAGE_ENDPOINTS, ids=_id)
 def test_list_answers_the_page_envelope(
     api: Api, world: World, engine: Engine, endpoint: Endpoint
 ) -> None:
-    response = _call(api, "GET", _path(endpoint, world.ids))
+    swaps = {name: world.ids[other] for name, other in LISTING_IDS.get(endpoint.path, {}).items()}
+    response = _call(api, "GET", _path(endpoint, {**world.ids, **swaps}))
     assert response.status_code == 200, response.text
     body = response.json()
     _assert_envelope(endpoint, body)

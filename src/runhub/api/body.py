@@ -201,6 +201,28 @@ def _check_item_count(body: object) -> None:
         raise Unprocessable(message, errors={"tests": [message]})
 
 
+def decode_list(raw: bytes, struct_type: type[T], content_type: str | None) -> tuple[Any, list[T]]:
+    """A body that is a JSON array of `struct_type` objects: (the document as sent, the
+    decoded items). A 422 names the item and property (`2.name`)."""
+    if not _is_json_content_type(content_type):
+        raise UnsupportedMediaType()
+    _check_object_count(raw)
+    try:
+        document = msgspec.json.decode(raw)
+    except msgspec.DecodeError as exc:
+        raise BadRequest(f"The request body is not valid JSON: {exc}.") from exc
+    except RecursionError:
+        raise BadRequest("The request body is nested too deeply.") from None
+    if not isinstance(document, list):
+        raise BadRequest("The request body must be a JSON array.")
+    try:
+        items = msgspec.convert(document, list[struct_type])  # type: ignore[valid-type]
+    except msgspec.ValidationError as exc:
+        path, message = field_path(str(exc))
+        raise invalid(path or "body", message) from exc
+    return document, items
+
+
 async def parse(request: Request, struct_type: type[T]) -> T:
     raw = await read_body(request, request.app.state.settings.max_body_bytes)
     return decode(raw, struct_type, request.headers.get("content-type"))

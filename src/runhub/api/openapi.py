@@ -132,6 +132,11 @@ def _success(kind: str) -> dict[str, Any]:
     return {"200": _json(schema.get(kind, {"type": "object"}), "OK")}
 
 
+def _body_schema(name: str, is_list: bool) -> dict[str, Any]:
+    ref = {"$ref": f"#/components/schemas/{name}"}
+    return {"type": "array", "items": ref} if is_list else ref
+
+
 def _query_parameter(name: str) -> dict[str, Any]:
     schema, description = _QUERY[name]  # a new parameter needs its type here
     parameter: dict[str, Any] = {
@@ -176,9 +181,7 @@ def build_openapi() -> dict[str, Any]:
             operation["requestBody"] = {
                 "required": False,
                 "content": {
-                    "application/json": {
-                        "schema": {"$ref": f"#/components/schemas/{e.body.__name__}"}
-                    }
+                    "application/json": {"schema": _body_schema(e.body.__name__, e.body_is_list)}
                 },
             }
         paths.setdefault("/api/v1" + e.path, {})[e.method.lower()] = operation

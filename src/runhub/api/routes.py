@@ -9,7 +9,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from runhub.api import analytics, catalog, quarantine, runs, schemas
+from runhub.api import analytics, catalog, failure_groups, quarantine, runs, schemas
 
 Handler = Callable[[Request], Awaitable[Response]]
 
@@ -58,6 +58,7 @@ class Endpoint:
     body: type | None = None
     query: tuple[str, ...] = ()
     tag: str = "automation"
+    body_is_list: bool = False  # the body is a JSON array of `body`
 
 
 ENDPOINTS: tuple[Endpoint, ...] = (
@@ -275,6 +276,52 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         "End a quarantine entry; it stays on the record (runhub)",
         "empty",
         tag="quarantine",
+    ),
+    # runhub's own: failure groups (README "Failure groups").
+    Endpoint(
+        "GET",
+        "/automation/runs/{run_id}/failure-groups",
+        failure_groups.run_groups,
+        "The failed results of a run grouped by cause, largest group first (runhub)",
+        "page",
+        query=PAGE,
+        tag="failure-groups",
+    ),
+    Endpoint(
+        "GET",
+        "/projects/{project_id}/automation/failure-groups",
+        failure_groups.project_groups,
+        "The failure groups of a project, most recently seen first (runhub)",
+        "page",
+        query=(*PAGE, "source_id", "created_after"),
+        tag="failure-groups",
+    ),
+    Endpoint(
+        "GET",
+        "/automation/failure-groups/{group_id}/tests",
+        failure_groups.group_tests,
+        "The failed results of a failure group, newest first (runhub)",
+        "page",
+        query=PAGE,
+        tag="failure-groups",
+    ),
+    Endpoint(
+        "GET",
+        "/projects/{project_id}/automation/failure-categories",
+        failure_groups.get_categories,
+        "The project's failure categories, as Allure's categories.json (runhub)",
+        "row",
+        tag="failure-groups",
+    ),
+    Endpoint(
+        "PUT",
+        "/projects/{project_id}/automation/failure-categories",
+        failure_groups.set_categories,
+        "Replace the project's failure categories with an Allure categories.json (runhub)",
+        "row",
+        body=schemas.FailureCategory,
+        body_is_list=True,
+        tag="failure-groups",
     ),
 )
 

@@ -138,10 +138,28 @@ class QuarantineCreate(Struct, omit_defaults=True):
     expires_at: Annotated[str, Meta(max_length=64)] | None = None
 
 
+class FailureCategory(Struct, omit_defaults=True, rename={
+    "message_regex": "messageRegex", "trace_regex": "traceRegex",
+    "matched_statuses": "matchedStatuses", "description_html": "descriptionHtml",
+}):  # fmt: skip
+    """runhub's own: one rule of Allure's categories.json (README "Failure groups"); the
+    body of PUT .../failure-categories is an array of them, the file unchanged."""
+
+    name: Annotated[str, Meta(min_length=1, max_length=200)]
+    message_regex: str | None = None
+    trace_regex: str | None = None
+    matched_statuses: list[Literal["failed", "broken", "passed", "skipped", "unknown"]] | None = (
+        None
+    )
+    description: str | None = None
+    description_html: str | None = None
+    flaky: bool | None = None
+
+
 def json_schema_components() -> tuple[tuple[dict[str, Any], ...], dict[str, Any]]:
     """JSON Schema for every request body, for the OpenAPI document."""
     bodies = (
         RunCreate, Resources, RunComplete, ThreadCreate, ThreadAppend, ThreadComplete,
-        QuarantineCreate,
+        QuarantineCreate, FailureCategory,
     )  # fmt: skip
     return msgspec.json.schema_components(bodies, ref_template="#/components/schemas/{name}")

@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import Connection, RowMapping, and_, delete, func, select, text
 from sqlalchemy.sql.elements import ColumnElement
 
-from runhub.db import ingest
+from runhub.db import failure_groups, ingest
 from runhub.db.engine import id_chunks
 from runhub.db.schema import (
     analysis_queue,
@@ -175,8 +175,9 @@ def queued_count(conn: Connection) -> int:
 
 
 def requeue_all(conn: Connection) -> int:
-    """Forget all case health and run change summaries, and queue every completed run
-    again; returns how many."""
+    """Forget all case health, run change summaries and failure groups, and queue every
+    completed run again; returns how many."""
+    failure_groups.forget_all(conn)
     conn.execute(delete(health))
     conn.execute(delete(automation_run_changes))
     conn.execute(delete(analysis_queue))

@@ -573,3 +573,67 @@ quarantine_entries = Table(
     Index("ix_quarantine_entries_case", "case_id", "id"),
     Index("ix_quarantine_entries_project_source", "project_id", "source_id", "id"),
 )
+
+# Failure groups (README "Failure groups"): the failed results of a project grouped by the
+# signature of their failure text (services.failure_signature), built when a completed run
+# is folded in (services.failure_groups). `digest` is the sha256 of `signature`; the sample
+# is the first failure seen. first/last seen and the counts follow the runs folded in.
+failure_groups = Table(
+    "failure_groups",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("project_id", ForeignKey("projects.id"), nullable=False),
+    Column("digest", String(64), nullable=False),
+    Column("signature", Text, nullable=False),
+    Column("title", String(300), nullable=False),
+    Column("sample_test_id", BigInteger, nullable=False),
+    Column("sample_status", String(16), nullable=False),  # Allure's: failed or broken
+    Column("sample_message", Text),
+    Column("sample_text", Text),
+    Column("first_seen_run_id", BigInteger, nullable=False),
+    _ts("first_seen_at", nullable=False),
+    Column("last_seen_run_id", BigInteger, nullable=False),
+    _ts("last_seen_at", nullable=False),
+    Column("run_count", BigInteger, nullable=False),
+    Column("result_count", BigInteger, nullable=False),
+    Index("ux_failure_groups_project_digest", "project_id", "digest", unique=True),
+    Index("ix_failure_groups_project_last_seen", "project_id", "last_seen_run_id", "id"),
+    Index("ix_failure_groups_project_first_seen", "project_id", "first_seen_at"),
+)
+
+# A group's failures in one run (a run's groups, largest first; a group's runs).
+failure_group_runs = Table(
+    "failure_group_runs",
+    metadata,
+    Column("group_id", BigInteger, primary_key=True, autoincrement=False),
+    Column("run_id", BigInteger, primary_key=True, autoincrement=False),
+    Column("project_id", BigInteger, nullable=False),
+    Column("source_id", BigInteger, nullable=False),
+    Column("count", Integer, nullable=False),
+    _ts("run_created_at", nullable=False),
+    Index("ix_failure_group_runs_run", "run_id", "count"),
+    Index("ix_failure_group_runs_project_created", "project_id", "run_created_at"),
+    Index("ix_failure_group_runs_source", "source_id", "group_id"),
+)
+
+# Each grouped failed result's group.
+failure_group_tests = Table(
+    "failure_group_tests",
+    metadata,
+    Column("test_id", BigInteger, primary_key=True, autoincrement=False),
+    Column("group_id", BigInteger, nullable=False),
+    Column("run_id", BigInteger, nullable=False),
+    Column("case_id", BigInteger, nullable=False),
+    Index("ix_failure_group_tests_group", "group_id", "test_id"),
+    Index("ix_failure_group_tests_run_group", "run_id", "group_id", "test_id"),
+)
+
+# A project's failure categories: Allure's categories.json as given (a JSON array of rules).
+failure_categories = Table(
+    "failure_categories",
+    metadata,
+    Column("project_id", BigInteger, primary_key=True, autoincrement=False),
+    Column("rules", Text, nullable=False),
+    _ts("updated_at", nullable=False),
+    Column("updated_by", BigInteger, nullable=False),
+)

@@ -61,11 +61,12 @@ def rules_from(settings: Settings) -> HealthRules:
 def analyze_pending(
     engine: Engine, rules: HealthRules, max_runs: int | None = None, *, background: bool = False
 ) -> int:
-    """Fold queued runs into case health, and store each one's change summary, until the
-    queue is empty (or `max_runs` were done); returns how many runs were taken. As
-    `background` work it lets request writers go first (db.engine.WriteGate)."""
+    """Fold queued runs into case health, store each one's change summary and group its
+    failures by cause (services.failure_groups), until the queue is empty (or `max_runs`
+    were done); returns how many runs were taken. As `background` work it lets request
+    writers go first (db.engine.WriteGate)."""
     # Imported here: run_summary uses services.changes, which uses this module.
-    from runhub.services import run_summary
+    from runhub.services import failure_groups, run_summary
 
     done = 0
     while max_runs is None or done < max_runs:
@@ -82,6 +83,7 @@ def analyze_pending(
             batches.settle_run_in(conn, run_id)  # when another process took `queued`
             analyze_run(conn, run_id, rules)
             run_summary.store(conn, run_id)  # after the run's health: it counts flaky ones
+            failure_groups.group_run(conn, run_id)
             db.dequeue(conn, run_id)
         done += 1
     return done
