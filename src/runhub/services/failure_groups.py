@@ -66,7 +66,7 @@ def group_run(conn: Connection, run_id: int) -> int:
                 "title": sig.title,
                 "sample_test_id": result["id"],
                 "sample_status": allure_status(system_names.get(result["status_id"], "")),
-                "sample_message": (message or "")[:SAMPLE_MESSAGE_CHARS] or None,
+                "sample_message": (message or sig.raw_message)[:SAMPLE_MESSAGE_CHARS] or None,
                 "sample_text": (text or "")[:SAMPLE_TEXT_CHARS] or None,
                 "first_seen_run_id": run_id,
                 "first_seen_at": run["created_at"],

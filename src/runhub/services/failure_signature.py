@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 MAX_MESSAGE_LINES = 6
 MAX_MESSAGE_CHARS = 500
@@ -74,7 +74,7 @@ _RULES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
             0,
         ),
         # Numbers standing alone (not part of a name such as `user42` or `utf8`).
-        (r"(?<![\w.<])[-+]?\d+(?:[.,]\d+)*(?:e[-+]?\d+)?(?![\w>])", "<n>", re.IGNORECASE),
+        (r"(?<![\w.])[-+]?\d+(?:[.,]\d+)*(?:e[-+]?\d+)?(?!\w)", "<n>", re.IGNORECASE),
     )
 )
 _SPACE = re.compile(r"\s+")
@@ -172,6 +172,9 @@ class Signature:
     exception: str
     message: str
     frame: str
+    # The failure's own first message line, not normalised (not part of the signature):
+    # what Allure's messageRegex of a category is matched against without a JUnit message.
+    raw_message: str = field(default="", compare=False)
 
     @property
     def key(self) -> str:
@@ -222,11 +225,14 @@ def signature(
         exception = exception_type.strip()
     if not message_lines:
         message_lines = _first_lines(lines)
+    first = next((line.strip() for line in message_lines if line.strip()), "")
+    raw_message = f"{exception}: {first}" if exception and first else exception or first
     exception = re.split(r"\.|::", exception)[-1] if exception else ""
     return Signature(
         exception=exception,
         message=_message(message_lines),
         frame=_frame(frames, python_order, test_name, folder),
+        raw_message=raw_message[:MAX_MESSAGE_CHARS],
     )
 
 
