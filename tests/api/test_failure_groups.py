@@ -225,7 +225,9 @@ def test_junit_message_and_type_meta_are_read(api: Api, engine: Engine) -> None:
     field = {
         "type": 4,
         "name": "Failure",
-        "value": "at com.acme.Orders.total(Orders.java:10)\nat com.acme.OrdersTest.t(OrdersTest.java:3)",
+        "value": (
+            "at com.acme.Orders.total(Orders.java:10)\nat com.acme.OrdersTest.t(OrdersTest.java:3)"
+        ),
         "meta": {
             "message": "expected:<3> but was:<4>",
             "type": "org.opentest4j.AssertionFailedError",

@@ -23,7 +23,8 @@ from dataclasses import dataclass, field
 MAX_MESSAGE_LINES = 6
 MAX_MESSAGE_CHARS = 500
 MAX_TITLE_CHARS = 300
-MAX_TEXT_CHARS = 64 * 1024  # only the first 64 KiB of a failure text is read
+MAX_TEXT_CHARS = 64 * 1024
+MAX_PASSES = 4  # only the first 64 KiB of a failure text is read
 
 # --- normalisation --------------------------------------------------------------------------
 
@@ -93,7 +94,8 @@ def is_variable(token: str) -> bool:
 
 def normalise(text: str) -> str:
     """The text with its variable parts replaced by placeholders and its whitespace
-    collapsed. Idempotent; quoted identifiers are kept as they are."""
+    collapsed. Idempotent (the rules run again until nothing changes: a placeholder can
+    make its neighbours look like another kind); quoted identifiers are kept as they are."""
     kept: list[str] = []
 
     def protect(match: re.Match[str]) -> str:
@@ -102,9 +104,13 @@ def normalise(text: str) -> str:
         kept.append(match[0])
         return chr(_MARK + len(kept) - 1)
 
-    out = _QUOTED.sub(protect, _ANSI.sub("", text))
-    for pattern, placeholder in _RULES:
-        out = pattern.sub(placeholder, out)
+    out = _QUOTED.sub(protect, _ANSI.sub("", _MARKS.sub("\ufffd", text)))
+    for _ in range(MAX_PASSES):
+        before = out
+        for pattern, placeholder in _RULES:
+            out = pattern.sub(placeholder, out)
+        if out == before:
+            break
     out = _SPACE.sub(" ", out).strip()
     return _MARKS.sub(lambda m: kept[ord(m[0]) - _MARK], out)
 
@@ -125,6 +131,7 @@ _JS_BARE_FRAME = re.compile(r"^\s*at (?:async )?(?P<file>[^\s()]+):\d+:\d+\)?$")
 _RUBY_FRAME = re.compile(r"^\s*(?:#\s*)?(?P<file>[^\s:]+\.rb):\d+:in [`'](?P<func>[^'`]+)'")
 _GO_FUNC = re.compile(r"^(?P<func>[\w./\-]+(?:\.\(\*?\w+\))?\.[\w.$]+)\(.*\)$")
 _GO_FILE = re.compile(r"^\s+(?P<file>\S+\.go):\d+(?: \+0x[0-9a-f]+)?$")
+_GO_ROUTINE = re.compile(r"^goroutine \d+ \[")
 _GO_TESTLINE = re.compile(r"^\s*(?P<file>[\w.\-]+_test\.go):\d+: ")
 _SOURCE_EXCERPT = re.compile(r"^\s*>?\s*\d*\s*\|")  # jest/vitest code frames
 _HEADER = re.compile(
@@ -313,6 +320,8 @@ def _header(lines: list[str], python_order: bool) -> tuple[str, list[str]]:
     message = [first] if first.strip() else []
     for line in lines[index + 1 :]:
         if _is_frame_line(line) or _HEADER.match(line) or _GO_PANIC.match(line):
+            break
+        if _GO_ROUTINE.match(line) or _GO_FUNC.match(line):
             break
         if pytest_lines and not line.startswith("E "):
             break
