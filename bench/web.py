@@ -12,8 +12,15 @@ connection); last, the run page again without its stored change summary (as befo
 is folded in: the header line then counts the failures itself). The issue's target: the run
 page opens in under 300 ms.
 
+Failure groups (issue 13): the failures have --causes causes (default 50: the innermost
+frame of their stack trace is one of 50 helpers), so the timed run's ~10,000 failures fall
+into 50 groups. Timed beside the pages: the run's groups list over the API (target p95
+< 50 ms), the run page filtered to one cause and a group's page; then, in-process, grouping
+the timed run again (services.failure_groups.group_run, its groups deleted first) beside its
+floor, the signatures alone (services.failure_signature.signature over the same texts).
+
 Usage: .venv/bin/python bench/web.py [--tests N] [--repeat 20] [--quarantined 1000]
-       [--backends sqlite postgresql] [--only LABEL ...]
+       [--causes 50] [--backends sqlite postgresql] [--only LABEL ...]
 """
 
 from __future__ import annotations
@@ -37,12 +44,22 @@ sys.path.insert(0, str(Path(__file__).parent))
 from sqlalchemy import func, select, text  # noqa: E402
 
 from ingest import RUNHUB, make_tests, new_database, start_server  # noqa: E402
+from runhub.db import failure_groups as groups_db  # noqa: E402
 from runhub.db.engine import make_engine, read_tx, write_tx  # noqa: E402
-from runhub.db.schema import analysis_queue, automation_run_changes  # noqa: E402
+from runhub.db.schema import (  # noqa: E402
+    analysis_queue,
+    automation_run_changes,
+    failure_group_runs,
+    failure_group_tests,
+    failure_groups,
+)
+from runhub.services.failure_groups import failure_text, group_run  # noqa: E402
+from runhub.services.failure_signature import signature  # noqa: E402
 
 PG_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 PASSWORD = "bench-password-1"
 TARGET_MS = 300.0
+TARGET_GROUPS_P95_MS = 50.0
 BATCH, THREADS = 5000, 4
 
 
@@ -94,6 +111,66 @@ class Browser:
         status, _, _ = self.request("POST", "/signin", form.encode(), headers)
         if status != 303:
             raise SystemExit(f"sign-in failed: HTTP {status}")
+
+
+def with_causes(tests: list[dict[str, Any]], causes: int) -> list[dict[str, Any]]:
+    """The failures rethrown from one of `causes` helpers (innermost frame), so that they
+    fall into that many groups; the message's numbers still differ from test to test."""
+    out = []
+    for i, test in enumerate(tests):
+        if test["fields"]:
+            field = test["fields"][0]
+            k = i % causes
+            value = field["value"].replace(
+                "\n    at com.example.Helper0.check",
+                f"\n    at com.example.Cause{k}.fail(Cause{k}.java:{i % 90 + 10})"
+                "\n    at com.example.Helper0.check",
+                1,
+            )
+            test = {**test, "fields": [{**field, "value": value}]}
+        out.append(test)
+    return out
+
+
+def time_api(browser: Browser, path: str, repeat: int) -> dict[str, float]:
+    for _ in range(3):
+        browser.api("GET", path)
+    samples = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        browser.api("GET", path)
+        samples.append((time.perf_counter() - t0) * 1000)
+    samples.sort()
+    p95 = samples[min(len(samples) - 1, int(round(0.95 * (len(samples) - 1))))]
+    return {"p50": statistics.median(samples), "p95": p95, "max": max(samples)}
+
+
+def time_grouping(url: str, run_id: int, repeat: int = 3) -> dict[str, list[float]]:
+    """Group the run again in-process (its groups deleted first), beside the floor: the
+    signatures of its failure texts alone. Seconds per repeat."""
+    engine = make_engine(url, pool_size=1)
+    grouped, floor = [], []
+    try:
+        for _ in range(repeat):
+            with write_tx(engine) as conn:
+                conn.execute(failure_group_tests.delete())
+                conn.execute(failure_group_runs.delete())
+                conn.execute(failure_groups.delete())
+            t0 = time.perf_counter()
+            with write_tx(engine) as conn:
+                group_run(conn, run_id)
+            grouped.append(time.perf_counter() - t0)
+            with read_tx(engine) as conn:
+                failed = groups_db.failed_results(conn, run_id, (2, 4, 6))
+                texts = groups_db.failure_fields(conn, [r["id"] for r in failed])
+            t0 = time.perf_counter()
+            for r in failed:
+                message, value, kind = failure_text(texts.get(r["id"], []))
+                signature(message, value, exception_type=kind, test_name=r["name"])
+            floor.append(time.perf_counter() - t0)
+    finally:
+        engine.dispose()
+    return {"group_run": grouped, "signatures": floor, "failures": [float(len(failed))]}
 
 
 def flipped(tests: list[dict[str, Any]], share: float = 0.02, seed: int = 5) -> list[dict]:
@@ -222,7 +299,7 @@ def bench_backend(backend: str, args: argparse.Namespace) -> list[tuple[str, dic
         )
         browser = Browser(port, token)
         t0 = time.perf_counter()
-        tests = make_tests(args.tests)
+        tests = with_causes(make_tests(args.tests), args.causes)
         base_id = submit_run(browser, project_id, tests, "1111111aaaa")
         run_id = submit_run(browser, project_id, flipped(tests), "2222222bbbb")
         took = time.perf_counter() - t0
@@ -235,6 +312,12 @@ def bench_backend(backend: str, args: argparse.Namespace) -> list[tuple[str, dic
         first_failure = browser.api(
             "GET", f"/automation/runs/{run_id}/tests?status_id=3&per_page=100"
         )["result"][0]["id"]
+        run_groups = browser.api("GET", f"/automation/runs/{run_id}/failure-groups")
+        group_id = run_groups["result"][0]["id"]
+        print(
+            f"  {backend}: {run_groups['total']} failure groups, the largest with"
+            f" {run_groups['result'][0]['count']:,} failures"
+        )
         muted = quarantine_failures(browser, project_id, run_id, args.quarantined)
         print(f"  {backend}: quarantined {muted:,} failing tests of the run (mute)")
         browser.sign_in("admin@runhub.local", PASSWORD)
@@ -258,10 +341,15 @@ def bench_backend(backend: str, args: argparse.Namespace) -> list[tuple[str, dic
             ("projects", "/"),
             ("source", f"/sources/{run['source_id']}"),
             ("counts poll", f"/runs/{run_id}/counts.json"),
+            ("run page, one cause", f"/runs/{run_id}?group={group_id}"),
+            ("failure group page", f"/failure-groups/{group_id}"),
         ]
         if args.only:
             pages = [(label, path) for label, path in pages if label.startswith(tuple(args.only))]
         results = [(label, time_page(browser, path, args.repeat)) for label, path in pages]
+        api_path = f"/automation/runs/{run_id}/failure-groups"
+        results.append(("API: run's groups", time_api(browser, api_path, max(args.repeat, 40))))
+        browser.reconnect()
         page = browser.request("GET", f"/runs/{run_id}")[2].decode()
         line = re.search(r"data-quarantine-line[^>]*>([^<]*)", page)
         print(f"  {backend}: run page header line: {line.group(1) if line else None!r}")
@@ -269,6 +357,14 @@ def bench_backend(backend: str, args: argparse.Namespace) -> list[tuple[str, dic
             forget_summary(url, run_id)
             timed = time_page(browser, f"/runs/{run_id}", args.repeat)
             results.append(("run page, no summary", timed))
+        grouping = time_grouping(url, run_id)
+        n = int(grouping["failures"][0])
+        for label in ("group_run", "signatures"):
+            values = grouping[label]
+            print(
+                f"  {backend}: {label} of {n:,} failures: median {statistics.median(values):.2f} s"
+                f" (range {min(values):.2f}-{max(values):.2f} s)"
+            )
         return results
 
 
@@ -277,6 +373,7 @@ def main() -> None:
     parser.add_argument("--tests", type=int, default=100_000)
     parser.add_argument("--repeat", type=int, default=20)
     parser.add_argument("--quarantined", type=int, default=1000, help="failing tests to mute")
+    parser.add_argument("--causes", type=int, default=50, help="failure causes (groups)")
     parser.add_argument("--backends", nargs="+", default=["sqlite", "postgresql"])
     parser.add_argument("--pg-url", default=PG_URL)
     parser.add_argument(
@@ -287,9 +384,14 @@ def main() -> None:
     for backend in args.backends:
         results = bench_backend(backend, args)
         print(f"\n{backend}: page times over {args.repeat} requests (ms)")
-        print(f"  {'page':<26} {'p50':>8} {'max':>8}")
+        print(f"  {'page':<26} {'p50':>8} {'p95':>8} {'max':>8}")
         for label, r in results:
-            print(f"  {label:<26} {r['p50']:>8.1f} {r['max']:>8.1f}")
+            p95 = f"{r['p95']:>8.1f}" if "p95" in r else f"{'':>8}"
+            print(f"  {label:<26} {r['p50']:>8.1f} {p95} {r['max']:>8.1f}")
+        groups = dict(results).get("API: run's groups")
+        if groups is not None:
+            verdict = "ok" if groups["p95"] < TARGET_GROUPS_P95_MS else "TOO SLOW"
+            print(f"  run's groups p95 {groups['p95']:.1f} ms, target < 50 ms: {verdict}")
         run_page = dict(results).get("run page")
         if run_page is None:
             continue

@@ -22,8 +22,8 @@ def register(commands: argparse._SubParsersAction) -> None:
     cur.set_defaults(handler=run_current)
     again = sub.add_parser(
         "reanalyze",
-        help="recompute every test's health from the stored results (after changing the "
-        "health settings); the running servers fold the runs in",
+        help="recompute every test's health and the failure groups from the stored results "
+        "(after changing the health settings); the running servers fold the runs in",
     )
     add_database_option(again)
     again.set_defaults(handler=run_reanalyze)
@@ -67,5 +67,8 @@ def run_reanalyze(args: argparse.Namespace) -> int:
         database_unreachable(exc)
     finally:
         engine.dispose()
-    print(f"{queued} completed runs queued for analysis; health is rebuilt as servers fold them in")
+    print(
+        f"{queued} completed runs queued for analysis; health and failure groups are rebuilt"
+        " as servers fold them in"
+    )
     return 0

@@ -4,6 +4,7 @@ in runhub.services.failure_signature and runhub.services.failure_groups)."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import Any
@@ -102,29 +103,35 @@ def ensure_groups(
 def record_run(
     conn: Connection,
     run: RowMapping,
-    counts: dict[int, int],
-    members: Sequence[tuple[int, int, int]],
+    members: dict[int, list[tuple[int, int]]],
     seen_at: datetime,
 ) -> None:
-    """Store a run's groups: per group its count in the run, each failure's group
-    (test_id, group_id, case_id), and the groups' first/last seen and counts (updated in
-    id order, so that concurrent folds lock the rows in the same order)."""
+    """Store a run's groups: for each group id its failures here as (test_id, case_id), in
+    id order; then the groups' first/last seen and counts (updated in id order, so that
+    concurrent folds lock the rows in the same order)."""
+    created = ingest.time_param(conn, run["created_at"])
     ingest.insert_rows(
         conn,
         "failure_group_runs",
-        ("group_id", "run_id", "project_id", "source_id", "count", "run_created_at"),
+        ("group_id", "run_id", "project_id", "source_id", "count", "run_created_at",
+         "test_ids", "case_ids"),
         [
-            (group_id, run["id"], run["project_id"], run["source_id"], count,
-             ingest.time_param(conn, run["created_at"]))
-            for group_id, count in sorted(counts.items())
+            (group_id, run["id"], run["project_id"], run["source_id"], len(tests), created,
+             _ids([t for t, _ in tests]), _ids(sorted({c for _, c in tests})))
+            for group_id, tests in sorted(members.items())
         ],
     )  # fmt: skip
     ingest.insert_rows(
         conn,
         "failure_group_tests",
         ("test_id", "group_id", "run_id", "case_id"),
-        [(test_id, group_id, run["id"], case_id) for test_id, group_id, case_id in members],
+        [
+            (test_id, group_id, run["id"], case_id)
+            for group_id, tests in members.items()
+            for test_id, case_id in tests
+        ],
     )
+    counts = {group_id: len(tests) for group_id, tests in members.items()}
     run_id = run["id"]
     # Every right-hand side reads the row as it was before this update.
     earlier = groups.c.first_seen_run_id > run_id
@@ -142,6 +149,10 @@ def record_run(
                 result_count=groups.c.result_count + counts[group_id],
             )
         )
+
+
+def _ids(values: list[int]) -> str:
+    return json.dumps(values, separators=(",", ":"))
 
 
 def forget_all(conn: Connection) -> None:
@@ -177,7 +188,7 @@ def run_groups(
         select(func.count()).select_from(group_runs).where(group_runs.c.run_id == run_id)
     ).scalar_one()
     query = (
-        select(*GROUP_COLUMNS, group_runs.c.count)
+        select(*GROUP_COLUMNS, group_runs.c.count, group_runs.c.test_ids, group_runs.c.case_ids)
         .join(groups, groups.c.id == group_runs.c.group_id)
         .where(group_runs.c.run_id == run_id)
         .order_by(group_runs.c.count.desc(), group_runs.c.group_id)
@@ -185,22 +196,6 @@ def run_groups(
         .limit(limit)
     )
     return total, list(conn.execute(query).mappings())
-
-
-def run_members(
-    conn: Connection, run_id: int, group_ids: Collection[int]
-) -> dict[int, list[tuple[int, int]]]:
-    """(test_id, case_id) of each group's failures in the run, in result id order."""
-    found: dict[int, list[tuple[int, int]]] = {g: [] for g in group_ids}
-    for chunk in id_chunks(group_ids):
-        query = (
-            select(group_tests.c.group_id, group_tests.c.test_id, group_tests.c.case_id)
-            .where(group_tests.c.run_id == run_id, group_tests.c.group_id.in_(chunk))
-            .order_by(group_tests.c.group_id, group_tests.c.test_id)
-        )
-        for group_id, test_id, case_id in conn.execute(query):
-            found[group_id].append((test_id, case_id))
-    return found
 
 
 def project_groups(

@@ -611,6 +611,10 @@ failure_group_runs = Table(
     Column("source_id", BigInteger, nullable=False),
     Column("count", Integer, nullable=False),
     _ts("run_created_at", nullable=False),
+    # The group's failed results in the run and their cases (JSON arrays, in id order): the
+    # run's groups list reads one row per group, however many failures it holds.
+    Column("test_ids", Text, nullable=False),
+    Column("case_ids", Text, nullable=False),
     Index("ix_failure_group_runs_run", "run_id", "count"),
     Index("ix_failure_group_runs_project_created", "project_id", "run_created_at"),
     Index("ix_failure_group_runs_source", "source_id", "group_id"),

@@ -9,7 +9,6 @@ Grouping happens off the append path, when the health analysis folds a completed
 from __future__ import annotations
 
 import json
-from collections import Counter
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -48,7 +47,7 @@ def group_run(conn: Connection, run_id: int) -> int:
     new: dict[str, dict[str, Any]] = {}
     digest_of: list[str] = []
     for result in failed:
-        message, text, exception_type = _failure_text(texts.get(result["id"], []))
+        message, text, exception_type = failure_text(texts.get(result["id"], []))
         sig = signature(
             message,
             text,
@@ -76,16 +75,14 @@ def group_run(conn: Connection, run_id: int) -> int:
                 "result_count": 0,
             }
     ids = db.ensure_groups(conn, run["project_id"], list(new.values()))
-    members = [
-        (result["id"], ids[digest], result["case_id"])
-        for result, digest in zip(failed, digest_of, strict=True)
-    ]
-    counts = Counter(group_id for _, group_id, _ in members)
-    db.record_run(conn, run, dict(counts), members, run["created_at"])
-    return len(members)
+    members: dict[int, list[tuple[int, int]]] = {}
+    for result, digest in zip(failed, digest_of, strict=True):
+        members.setdefault(ids[digest], []).append((result["id"], result["case_id"]))
+    db.record_run(conn, run, members, run["created_at"])
+    return len(failed)
 
 
-def _failure_text(fields: list[RowMapping]) -> tuple[str | None, str | None, str | None]:
+def failure_text(fields: list[RowMapping]) -> tuple[str | None, str | None, str | None]:
     """(message, text, exception type) of a result: its first highlighted text or console
     field (else its first such field), the message and type from the field's meta."""
     if not fields:
@@ -132,17 +129,12 @@ def run_groups(engine: Engine, who: Principal, run_id: int, page: PageRequest) -
     with read_tx(engine) as conn:
         run = visible_run(conn, who, run_id)
         total, rows = db.run_groups(conn, run_id, page.offset, page.per_page)
-        members = db.run_members(conn, run_id, [r["id"] for r in rows])
         categories = _categories(conn, run["project_id"])
     items = []
     for row in rows:
-        tests = members[row["id"]]
-        item = _item(
-            {**row, "is_new": row["first_seen_run_id"] == run_id},
-            categories,
-            sorted({case_id for _, case_id in tests}),
-        )
-        item["test_ids"] = [test_id for test_id, _ in tests]
+        is_new = row["first_seen_run_id"] == run_id
+        item = _item({**row, "is_new": is_new}, categories, json.loads(row["case_ids"]))
+        item["test_ids"] = json.loads(row["test_ids"])
         items.append(item)
     return envelope(page, total, items)
 

@@ -133,6 +133,11 @@ _GO_FUNC = re.compile(r"^(?P<func>[\w./\-]+(?:\.\(\*?\w+\))?\.[\w.$]+)\(.*\)$")
 _GO_FILE = re.compile(r"^\s+(?P<file>\S+\.go):\d+(?: \+0x[0-9a-f]+)?$")
 _GO_ROUTINE = re.compile(r"^goroutine \d+ \[")
 _GO_TESTLINE = re.compile(r"^\s*(?P<file>[\w.\-]+_test\.go):\d+: ")
+# Cheap tests first: a line that has none of these is no frame / no exception line.
+_MAYBE_FRAME = re.compile(r'File "|\.py:\d|\.rb:\d|\bat |\.go:\d')
+_MAYBE_HEADER = re.compile(
+    r"Error|Exception|Failure|Fault|Assertion|Exit|Interrupt|Timeout|NotMet|panic|^E "
+)
 _SOURCE_EXCERPT = re.compile(r"^\s*>?\s*\d*\s*\|")  # jest/vitest code frames
 _HEADER = re.compile(
     r"^\s*(?:Caused by:\s*|--->\s*|E\s+|Error:\s+(?=\w+(?:Error|Exception)\b))?"
@@ -226,12 +231,12 @@ def signature(
     if head.strip().lower() not in _EMPTY_MESSAGES and head.strip() not in body:
         body = f"{head}\n{body}" if body else head
     lines = body.splitlines()
-    frames, python_order = _frames(lines)
-    exception, message_lines = _header(lines, python_order)
+    frames, frame_lines, python_order = _frames(lines)
+    exception, message_lines = _header(lines, frame_lines, python_order)
     if not exception and exception_type:
         exception = exception_type.strip()
     if not message_lines:
-        message_lines = _first_lines(lines)
+        message_lines = _first_lines(lines, frame_lines)
     first = next((line.strip() for line in message_lines if line.strip()), "")
     raw_message = f"{exception}: {first}" if exception and first else exception or first
     exception = re.split(r"\.|::", exception)[-1] if exception else ""
@@ -243,12 +248,22 @@ def signature(
     )
 
 
-def _frames(lines: list[str]) -> tuple[list[_Frame], bool]:
-    """The stack frames found, in text order, and whether the text is Python's (innermost
-    frame last) rather than the others' (innermost first)."""
+def _frames(lines: list[str]) -> tuple[list[_Frame], set[int], bool]:
+    """The stack frames found, in text order; the indexes of the lines that are frames;
+    whether the text is Python's (innermost frame last) rather than the others' (innermost
+    first)."""
     frames: list[_Frame] = []
+    frame_lines: set[int] = set()
     python = False
     for i, line in enumerate(lines):
+        if not _MAYBE_FRAME.search(line):
+            # A Go function line is a frame when the next line is its file.
+            m = _GO_FUNC.match(line) if i + 1 < len(lines) else None
+            if m and (f := _GO_FILE.match(lines[i + 1])):
+                frames.append(_Frame(f["file"], m["func"], i))
+            continue
+        if _is_frame_line(line):
+            frame_lines.add(i)
         if m := _PY_FRAME.match(line) or _PYTEST_FRAME.match(line):
             python = True
             func = m["func"] or _enclosing_def(lines, i)
@@ -263,12 +278,9 @@ def _frames(lines: list[str]) -> tuple[list[_Frame], bool]:
             args = m["args"] or ""
             file = m["file"] or (args if re.search(r":\d+(?::\d+)?$", args) else "")
             frames.append(_Frame(re.sub(r":\d+(?::\d+)?$", "", file), m["func"], i))
-        elif (m := _GO_FUNC.match(line)) and i + 1 < len(lines):
-            if f := _GO_FILE.match(lines[i + 1]):
-                frames.append(_Frame(f["file"], m["func"], i))
         elif m := _GO_TESTLINE.match(line):
             frames.append(_Frame(m["file"], "", i))
-    return frames, python
+    return frames, frame_lines, python
 
 
 def _enclosing_def(lines: list[str], index: int) -> str:
@@ -292,12 +304,12 @@ def _is_frame_line(line: str) -> bool:
     )
 
 
-def _header(lines: list[str], python_order: bool) -> tuple[str, list[str]]:
+def _header(lines: list[str], frame_lines: set[int], python_order: bool) -> tuple[str, list[str]]:
     """The exception type and its message lines: the last `Caused by:` (the root cause)
     or, in Python, the last exception line (the one raised); otherwise the first."""
     found: list[tuple[int, str, str]] = []
     for i, line in enumerate(lines):
-        if _is_frame_line(line):
+        if i in frame_lines or not _MAYBE_HEADER.search(line):
             continue
         if m := _HEADER.match(line):
             found.append((i, m["type"], m["msg"] or ""))
@@ -318,8 +330,9 @@ def _header(lines: list[str], python_order: bool) -> tuple[str, list[str]]:
     else:
         index, exception, first = found[0]
     message = [first] if first.strip() else []
-    for line in lines[index + 1 :]:
-        if _is_frame_line(line) or _HEADER.match(line) or _GO_PANIC.match(line):
+    for i in range(index + 1, len(lines)):
+        line = lines[i]
+        if i in frame_lines or _HEADER.match(line) or _GO_PANIC.match(line):
             break
         if _GO_ROUTINE.match(line) or _GO_FUNC.match(line):
             break
@@ -329,12 +342,12 @@ def _header(lines: list[str], python_order: bool) -> tuple[str, list[str]]:
     return exception, message
 
 
-def _first_lines(lines: list[str]) -> list[str]:
+def _first_lines(lines: list[str], frame_lines: set[int]) -> list[str]:
     """Without an exception line: the text's first lines that are not frames (a Go
     `file_test.go:12:` prefix left out)."""
     found: list[str] = []
-    for line in lines:
-        if _is_frame_line(line):
+    for i, line in enumerate(lines):
+        if i in frame_lines:
             if found:
                 break
             continue

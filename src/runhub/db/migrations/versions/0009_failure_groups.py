@@ -60,6 +60,8 @@ def upgrade() -> None:
         sa.Column("source_id", sa.BigInteger(), nullable=False),
         sa.Column("count", sa.Integer(), nullable=False),
         sa.Column("run_created_at", sa.DateTime(), nullable=False),
+        sa.Column("test_ids", sa.Text(), nullable=False),
+        sa.Column("case_ids", sa.Text(), nullable=False),
         sa.PrimaryKeyConstraint("group_id", "run_id", name=op.f("pk_failure_group_runs")),
     )
     op.create_index("ix_failure_group_runs_run", "failure_group_runs", ["run_id", "count"])
