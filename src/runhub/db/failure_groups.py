@@ -163,14 +163,11 @@ def forget_all(conn: Connection) -> None:
 
 # --- reading ---------------------------------------------------------------------------------
 
-GROUP_COLUMNS = (
+LIST_COLUMNS = (
     groups.c.id,
     groups.c.project_id,
     groups.c.title,
     groups.c.signature,
-    groups.c.sample_status,
-    groups.c.sample_message,
-    groups.c.sample_text,
     groups.c.first_seen_run_id,
     groups.c.first_seen_at,
     groups.c.last_seen_run_id,
@@ -178,6 +175,24 @@ GROUP_COLUMNS = (
     groups.c.run_count,
     groups.c.result_count,
 )
+# With the sample failure (up to 20 KB): for one group, or for categories.
+GROUP_COLUMNS = (
+    *LIST_COLUMNS,
+    groups.c.sample_test_id,
+    groups.c.sample_status,
+    groups.c.sample_message,
+    groups.c.sample_text,
+)
+
+
+def samples(conn: Connection, group_ids: Collection[int]) -> dict[int, RowMapping]:
+    """The sample failure (status, message, text) of each group."""
+    found: dict[int, RowMapping] = {}
+    columns = (groups.c.id, groups.c.sample_status, groups.c.sample_message, groups.c.sample_text)
+    for chunk in id_chunks(group_ids):
+        for row in conn.execute(select(*columns).where(groups.c.id.in_(chunk))).mappings():
+            found[row["id"]] = row
+    return found
 
 
 def run_groups(
@@ -188,7 +203,7 @@ def run_groups(
         select(func.count()).select_from(group_runs).where(group_runs.c.run_id == run_id)
     ).scalar_one()
     query = (
-        select(*GROUP_COLUMNS, group_runs.c.count, group_runs.c.test_ids, group_runs.c.case_ids)
+        select(*LIST_COLUMNS, group_runs.c.count, group_runs.c.test_ids, group_runs.c.case_ids)
         .join(groups, groups.c.id == group_runs.c.group_id)
         .where(group_runs.c.run_id == run_id)
         .order_by(group_runs.c.count.desc(), group_runs.c.group_id)
@@ -221,7 +236,7 @@ def project_groups(
     where = and_(*conditions)
     total = conn.execute(select(func.count()).select_from(groups).where(where)).scalar_one()
     query = (
-        select(*GROUP_COLUMNS)
+        select(*LIST_COLUMNS)
         .where(where)
         .order_by(groups.c.last_seen_run_id.desc(), groups.c.id.desc())
         .offset(offset)
@@ -243,7 +258,7 @@ def top_groups(conn: Connection, project_id: int, since: datetime, limit: int) -
         .subquery()
     )
     query = (
-        select(*GROUP_COLUMNS, recent.c.recent_count, recent.c.recent_runs)
+        select(*LIST_COLUMNS, recent.c.recent_count, recent.c.recent_runs)
         .join(recent, recent.c.group_id == groups.c.id)
         .order_by(recent.c.recent_count.desc(), groups.c.id)
         .limit(limit)

@@ -106,7 +106,7 @@ def failure_text(fields: list[RowMapping]) -> tuple[str | None, str | None, str 
 # --- reading ---------------------------------------------------------------------------------
 
 
-def _item(row: Any, categories: list[Category], case_ids: list[int]) -> dict[str, Any]:
+def _item(row: Any, category: str | None, case_ids: list[int]) -> dict[str, Any]:
     return {
         "id": row["id"],
         "title": row["title"],
@@ -118,9 +118,20 @@ def _item(row: Any, categories: list[Category], case_ids: list[int]) -> dict[str
         "last_seen_run_id": row["last_seen_run_id"],
         "run_count": row["run_count"],
         "is_new": row["is_new"],
-        "category": category_of(
+        "category": category,
+    }
+
+
+def _labels(conn: Connection, project_id: int, group_ids: list[int]) -> dict[int, str | None]:
+    """Each group's category under the project's categories (none: no sample is read)."""
+    categories = _categories(conn, project_id)
+    if not categories:
+        return {}
+    return {
+        group_id: category_of(
             categories, row["sample_status"], row["sample_message"], row["sample_text"]
-        ),
+        )
+        for group_id, row in db.samples(conn, group_ids).items()
     }
 
 
@@ -129,11 +140,12 @@ def run_groups(engine: Engine, who: Principal, run_id: int, page: PageRequest) -
     with read_tx(engine) as conn:
         run = visible_run(conn, who, run_id)
         total, rows = db.run_groups(conn, run_id, page.offset, page.per_page)
-        categories = _categories(conn, run["project_id"])
+        labels = _labels(conn, run["project_id"], [r["id"] for r in rows])
     items = []
     for row in rows:
         is_new = row["first_seen_run_id"] == run_id
-        item = _item({**row, "is_new": is_new}, categories, json.loads(row["case_ids"]))
+        case_ids = json.loads(row["case_ids"])
+        item = _item({**row, "is_new": is_new}, labels.get(row["id"]), case_ids)
         item["test_ids"] = json.loads(row["test_ids"])
         items.append(item)
     return envelope(page, total, items)
@@ -163,7 +175,7 @@ def project_groups(
         ids = [r["id"] for r in rows]
         case_ids = db.case_ids_of_groups(conn, ids)
         last_counts = db.last_run_counts(conn, rows)
-        categories = _categories(conn, project_id)
+        labels = _labels(conn, project_id, ids)
     items = []
     for row in rows:
         item = _item(
@@ -172,7 +184,7 @@ def project_groups(
                 "count": last_counts.get(row["id"], 0),
                 "is_new": row["first_seen_run_id"] == row["last_seen_run_id"],
             },
-            categories,
+            labels.get(row["id"]),
             case_ids[row["id"]],
         )
         item["result_count"] = row["result_count"]
@@ -238,16 +250,8 @@ def top_groups(engine: Engine, who: Principal, project_id: int, limit: int = 10)
     with read_tx(engine) as conn:
         visible_project(conn, who, project_id)
         rows = db.top_groups(conn, project_id, since, limit)
-        categories = _categories(conn, project_id)
-    return [
-        {
-            **dict(row),
-            "category": category_of(
-                categories, row["sample_status"], row["sample_message"], row["sample_text"]
-            ),
-        }
-        for row in rows
-    ]
+        labels = _labels(conn, project_id, [r["id"] for r in rows])
+    return [{**dict(row), "category": labels.get(row["id"])} for row in rows]
 
 
 # --- categories ------------------------------------------------------------------------------
