@@ -384,6 +384,17 @@ def run_test_ids_of_group(
     return total, list(conn.execute(query).scalars())
 
 
+def group_in_run(conn: Connection, run_id: int, group_id: int) -> RowMapping | None:
+    """The group's id, title and count in the run (primary key), or None when it has no
+    failure there."""
+    query = (
+        select(groups.c.id, groups.c.title, group_runs.c.count)
+        .join(groups, groups.c.id == group_runs.c.group_id)
+        .where(group_runs.c.group_id == group_id, group_runs.c.run_id == run_id)
+    )
+    return conn.execute(query).mappings().first()
+
+
 # --- categories ------------------------------------------------------------------------------
 
 

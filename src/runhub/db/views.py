@@ -61,6 +61,14 @@ def results_of_status(
     return list(conn.execute(query).mappings())
 
 
+def results_by_ids(conn: Connection, test_ids: Sequence[int]) -> list[RowMapping]:
+    """The results of `test_ids` (a page of them, by primary key), in id order."""
+    if not test_ids:
+        return []
+    query = _result_columns().where(results.c.id.in_(list(test_ids))).order_by(results.c.id)
+    return list(conn.execute(query).mappings())
+
+
 def _like_escape(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 

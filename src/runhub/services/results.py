@@ -3,7 +3,9 @@
 The unfiltered tests of a run (or of one thread) are read status by status through the
 (run_id, status_id, id) index, in the order failed statuses, neutral ones, passed ones;
 the per-status counts come from the thread counters, so a page of a run with 100,000
-tests costs one index range read of `per_page` rows, wherever the page is.
+tests costs one index range read of `per_page` rows, wherever the page is. The tests of one
+failure group (a cause) are a page of its result ids in the run (index run_id, group_id,
+test_id), then those results by id.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine
 
 from runhub.db import accounts, views
+from runhub.db import failure_groups as groups_db
 from runhub.db import runs as runs_db
 from runhub.db.engine import read_tx
 from runhub.db.schema import STATUS_SLOTS
@@ -34,6 +37,7 @@ class TestFilter:
     thread_id: int | None = None
     folder: str | None = None  # a folder prefix
     name: str | None = None  # part of the name, any case
+    group_id: int | None = None  # a failure group: its failures here (the other filters are off)
     page: int = 1
     per_page: int = TESTS_PER_PAGE
 
@@ -105,8 +109,13 @@ def run_tests(engine: Engine, who: Principal, run_id: int, f: TestFilter) -> dic
         for t in threads:
             for n, value in _per_status(t).items():
                 counts[n] += value
-        order = [s for s in status_order(table) if not f.status_ids or s in f.status_ids]
-        if f.folder or f.name:
+        group = None
+        if f.group_id is not None:  # the other filters do not apply
+            order = status_order(table)
+            group = groups_db.group_in_run(conn, run_id, f.group_id)
+            total, rows = _page_of_group(conn, run_id, f.group_id, f)
+        elif f.folder or f.name:
+            order = _filtered_order(table, f)
             total, rows = views.search_results(
                 conn,
                 run_id,
@@ -118,6 +127,7 @@ def run_tests(engine: Engine, who: Principal, run_id: int, f: TestFilter) -> dic
                 limit=f.per_page,
             )
         else:
+            order = _filtered_order(table, f)
             total, rows = _page_by_status(conn, run_id, order, counts, f)
         # Group each status's tests of the page by folder; the sort is stable, so a folder's
         # tests keep their arrival order.
@@ -129,7 +139,21 @@ def run_tests(engine: Engine, who: Principal, run_id: int, f: TestFilter) -> dic
             "total": total,
             "page": f.page,
             "last_page": max(1, -(-total // f.per_page)),
+            "group": dict(group) if group is not None else None,
         }
+
+
+def _filtered_order(table: StatusTable, f: TestFilter) -> list[int]:
+    return [s for s in status_order(table) if not f.status_ids or s in f.status_ids]
+
+
+def _page_of_group(
+    conn: Connection, run_id: int, group_id: int, f: TestFilter
+) -> tuple[int, list[Any]]:
+    """A page of one failure group's results in the run, in arrival order (none when the
+    group has no failure here: a group of another run)."""
+    total, test_ids = groups_db.run_test_ids_of_group(conn, run_id, group_id, f.offset, f.per_page)
+    return total, views.results_by_ids(conn, test_ids)
 
 
 def _page_by_status(

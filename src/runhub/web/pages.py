@@ -22,6 +22,7 @@ from runhub.web.common import (
     render,
     require_session,
 )
+from runhub.web.failure_groups import top_causes
 
 RUN_PAGE_SIZES = (15, 25, 50, 100)
 RUN_AXIS = "Run id, oldest to newest"
@@ -65,6 +66,7 @@ async def project_runs_page(request: Request) -> Response:
     )
     filters = await call(request, overview.project_filters, session.principal, project_id)
     listing = await call(request, runs.list_runs, session.principal, project_id, query)
+    causes = await top_causes(request, session.principal, project_id)
     expands = listing["expands"]
     current = {k: q[k] for k in RUN_FILTERS if q.get(k)}
     return render(
@@ -83,6 +85,7 @@ async def project_runs_page(request: Request) -> Response:
             "filters": current,
             "page_url": lambda page: query_string(current, page=page),
             "page_sizes": RUN_PAGE_SIZES,
+            "top_causes": causes,
         },
     )
 

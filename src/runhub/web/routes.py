@@ -9,7 +9,17 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from runhub.errors import ApiError
-from runhub.web import account, admin, auth, compare, pages, quarantine, run, tests_page
+from runhub.web import (
+    account,
+    admin,
+    auth,
+    compare,
+    failure_groups,
+    pages,
+    quarantine,
+    run,
+    tests_page,
+)
 from runhub.web.common import WEB_DIR
 from runhub.web.errors import error_page, sign_in_redirect
 
@@ -32,6 +42,7 @@ def web_routes() -> list[BaseRoute]:
         Route("/results/{test_id}", run.result_page, methods=GET),
         Route("/results/{test_id}/quarantine", quarantine.create_entry, methods=POST),
         Route("/quarantine/{entry_id}/end", quarantine.end_entry, methods=POST),
+        Route("/failure-groups/{group_id}", failure_groups.group_page, methods=GET),
         Route("/profile", account.profile_page, methods=GET),
         Route("/profile/tokens", account.create_token, methods=POST),
         Route("/profile/tokens/{token_id}/revoke", account.revoke_token, methods=POST),

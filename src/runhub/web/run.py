@@ -1,10 +1,11 @@
-"""A run (header, counts, comparison with its base, fields, threads, tests and their
-badges, a changes list), its polled counts, and one test result (with its case's health,
-a chart of its history and its quarantine record)."""
+"""A run (header, counts, comparison with its base, fields, threads, its failures by
+cause, tests and their badges, a changes list), its polled counts, and one test result
+(with its case's health, a chart of its history and its quarantine record)."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 from markupsafe import Markup
 from starlette.requests import Request
@@ -14,13 +15,17 @@ from runhub.api import params
 from runhub.api.common import json_response, path_id
 from runhub.db.schema import STATUS_SLOTS
 from runhub.errors import ApiError, invalid
-from runhub.services import insights, quarantine, results
+from runhub.services import failure_groups, insights, quarantine, results
 from runhub.services.outcomes import BUCKETS
 from runhub.services.paging import PageRequest
 from runhub.web.charts import Point, axis_duration, bar_chart
 from runhub.web.common import call, css_color, duration, query_string, render, require_session, when
 
-TEST_FILTERS = ("status", "thread", "folder", "q")
+TEST_FILTERS = ("status", "thread", "folder", "q", "group")
+# A cause (failure group) lists its failures alone: choosing one drops these, and choosing
+# one of these drops the cause.
+NOT_WITH_GROUP = ("status", "thread", "folder", "q")
+RUN_CAUSES = 20  # the run page's causes, largest first ("N more causes" beyond)
 CHANGE_FILTERS = ("changes", "changes_page")
 CHANGES_PER_PAGE = 50
 
@@ -50,8 +55,20 @@ def _test_filter(request: Request) -> results.TestFilter:
         thread_id=params.positive_int(q, "thread"),
         folder=(params.text(q, "folder") or "")[:750] or None,
         name=(params.text(q, "q") or "")[:750] or None,
+        group_id=params.positive_int(q, "group"),
         page=page,
     )
+
+
+def filter_changes(changes: dict[str, Any]) -> dict[str, Any]:
+    """A test filter link's changes to the current filters (back to page 1): a cause and
+    the other test filters exclude each other."""
+    changes = {"page": None, **changes}
+    if changes.get("group") is not None:
+        changes.update(dict.fromkeys(NOT_WITH_GROUP))
+    elif any(k in changes for k in NOT_WITH_GROUP):
+        changes.setdefault("group", None)
+    return changes
 
 
 async def run_page(request: Request) -> Response:
@@ -63,15 +80,21 @@ async def run_page(request: Request) -> Response:
     run = await call(request, results.run_view, who, run_id)
     tests = await call(request, results.run_tests, who, run_id, test_filter)
     intel = await call(request, insights.run_insights, who, run_id, tests["tests"])
+    item, expands = run["result"], run["expands"]
+    causes = None
+    if item["is_completed"]:  # grouped when the analysis folds the completed run in
+        causes = await call(
+            request, failure_groups.run_groups, who, run_id, PageRequest(1, RUN_CAUSES)
+        )
     listing = None
     if buckets:
         listing = await call(
             request, insights.changes_list, who, run_id, changes_page, base_id=None, buckets=buckets
         )
-    item, expands = run["result"], run["expands"]
     q = request.query_params
     current = {k: q[k] for k in TEST_FILTERS + CHANGE_FILTERS if q.get(k)}
-    failed_ids = ",".join(str(s["id"]) for s in tests["statuses"] if s["is_failed"])
+    failed = [s["id"] for s in tests["statuses"] if s["is_failed"]]
+    failed_ids = ",".join(map(str, failed))
     return render(
         request,
         "run.html",
@@ -87,11 +110,13 @@ async def run_page(request: Request) -> Response:
             "filters": current,
             "filter": test_filter,
             "failed_ids": failed_ids,
+            "failures": sum(item.get(f"status{s}_count") or 0 for s in failed),
+            "causes": causes,
             "intel": intel,
             "listing": listing,
             "buckets": BUCKETS,
             "page_url": lambda page: query_string(current, page=page),
-            "filter_url": lambda **changes: query_string(current, page=None, **changes),
+            "filter_url": lambda **changes: query_string(current, **filter_changes(changes)),
             "changes_url": lambda bucket: query_string(current, changes=bucket, changes_page=None),
             "changes_page_url": lambda page: query_string(current, changes_page=page),
         },
