@@ -17,6 +17,7 @@ import pytest
 from playwright.sync_api import Browser, expect
 
 from ..helpers import make_test
+from ..web.test_failure_groups import key_error
 from .conftest import ServerProcess, StartServer, runhub_cli
 from .test_web_browser import ARTIFACTS, _sign_in, browser  # noqa: F401
 
@@ -24,17 +25,6 @@ pytestmark = pytest.mark.e2e
 
 ANALYSIS_WAIT_S = 10.0
 LONG_KEY = "session_" + "x" * 172  # one unbroken word in a cause's title
-
-
-def key_error(key: str, test: str, line: int) -> str:
-    return (
-        "Traceback (most recent call last):\n"
-        f'  File "/ci/tests/test_users.py", line {line}, in {test}\n'
-        f'    resp = client.get("/users/{line}")\n'
-        '  File "/ci/app/views.py", line 88, in get_user\n'
-        f'    uid = request.args["{key}"]\n'
-        f"KeyError: '{key}'\n"
-    )
 
 
 def failed(name: str, text: str, message: str, folder: str) -> dict[str, Any]:
