@@ -136,13 +136,13 @@ _GO_TESTLINE = re.compile(r"^\s*(?P<file>[\w.\-]+_test\.go):\d+: ")
 # Cheap tests first: a line that has none of these is no frame / no exception line.
 _MAYBE_FRAME = re.compile(r'File "|\.py:\d|\.rb:\d|\bat |\.go:\d')
 _MAYBE_HEADER = re.compile(
-    r"Error|Exception|Failure|Fault|Assertion|Exit|Interrupt|Timeout|NotMet|panic|^E "
+    r"Error|Exception|Failure|Fault|Assertion|Exit|Interrupt|Timeout|NotMet|NotFound|panic|^E "
 )
 _SOURCE_EXCERPT = re.compile(r"^\s*>?\s*\d*\s*\|")  # jest/vitest code frames
 _HEADER = re.compile(
     r"^\s*(?:Caused by:\s*|--->\s*|E\s+|Error:\s+(?=\w+(?:Error|Exception)\b))?"
     r"(?P<type>(?:[A-Za-z_$][\w$]*(?:\.|::))*(?:[A-Za-z_$][\w$]*?)?"
-    r"(?:Error|Exception|Failure|Fault|Assertion|Exit|Interrupt|Timeout|NotMet))"
+    r"(?:Error|Exception|Failure|Fault|Assertion|Exit|Interrupt|Timeout|NotMet|NotFound))"
     r"(?:\s?\[\w+\])?(?:\s*:\s*(?P<msg>.*)|\s*)$"
 )
 _GO_PANIC = re.compile(r"^\s*(?:panic|fatal error): (?P<msg>.*?)(?: \[recovered\])?$")
@@ -171,7 +171,8 @@ _LIBRARY = re.compile(
     r"^(?:java|javax|jdk|sun|com\.sun|kotlin|kotlinx|scala|groovy|org\.junit|junit|org\.testng"
     r"|org\.assertj|org\.hamcrest|org\.opentest4j|org\.mockito|org\.apache\.maven"
     r"|org\.gradle|org\.springframework|io\.kotest|System|Microsoft|NUnit|Xunit|xunit"
-    r"|FluentAssertions|Moq|Castle|MSTest|runtime|testing|reflect|sync)\."
+    r"|FluentAssertions|Moq|Castle|MSTest|runtime|testing|reflect|sync"
+    r"|org\.postgresql|com\.mysql|Npgsql|MySqlConnector|StackExchange)\."
     r"|site-packages|dist-packages|[/\\]lib[/\\]python\d|_pytest|pluggy|<frozen|unittest[/\\]"
     r"|node_modules|node:|internal[/\\]|^internal|<anonymous>"
     r"|[/\\]go[/\\]src[/\\]|[/\\]pkg[/\\]mod[/\\]|github\.com/stretchr/testify"
