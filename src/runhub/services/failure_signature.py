@@ -138,6 +138,7 @@ _MAYBE_FRAME = re.compile(r'File "|\.py:\d|\.rb:\d|\bat |\.go:\d')
 _MAYBE_HEADER = re.compile(
     r"Error|Exception|Failure|Fault|Assertion|Exit|Interrupt|Timeout|NotMet|NotFound|panic|^E "
 )
+_LINE_SUFFIX = re.compile(r":\d+(?::\d+)?$")
 _SOURCE_EXCERPT = re.compile(r"^\s*>?\s*\d*\s*\|")  # jest/vitest code frames
 _HEADER = re.compile(
     r"^\s*(?:Caused by:\s*|--->\s*|E\s+|Error:\s+(?=\w+(?:Error|Exception)\b))?"
@@ -263,23 +264,28 @@ def _frames(lines: list[str]) -> tuple[list[_Frame], set[int], bool]:
             if m and (f := _GO_FILE.match(lines[i + 1])):
                 frames.append(_Frame(f["file"], m["func"], i))
             continue
-        if _is_frame_line(line):
+        starts_at = "at " in line  # Java, JavaScript, .NET: tried first, most frames are
+        if starts_at and (m := _JS_BARE_FRAME.match(line)):
             frame_lines.add(i)
-        if m := _PY_FRAME.match(line) or _PYTEST_FRAME.match(line):
+            frames.append(_Frame(m["file"], "", i))
+        elif starts_at and (m := _AT_FRAME.match(line)):
+            frame_lines.add(i)
+            args = m["args"] or ""
+            file = m["file"] or (args if _LINE_SUFFIX.search(args) else "")
+            frames.append(_Frame(_LINE_SUFFIX.sub("", file), m["func"], i))
+        elif m := _PY_FRAME.match(line) or _PYTEST_FRAME.match(line):
+            frame_lines.add(i)
             python = True
             func = m["func"] or _enclosing_def(lines, i)
             if not func and frames and frames[-1].file == m["file"]:
                 continue  # pytest's closing `file.py:12: KeyError` of the frame before
             frames.append(_Frame(m["file"], func, i))
         elif m := _RUBY_FRAME.match(line):
+            frame_lines.add(i)
             frames.append(_Frame(m["file"], m["func"], i))
-        elif m := _JS_BARE_FRAME.match(line):
-            frames.append(_Frame(m["file"], "", i))
-        elif m := _AT_FRAME.match(line):
-            args = m["args"] or ""
-            file = m["file"] or (args if re.search(r":\d+(?::\d+)?$", args) else "")
-            frames.append(_Frame(re.sub(r":\d+(?::\d+)?$", "", file), m["func"], i))
-        elif m := _GO_TESTLINE.match(line):
+        elif _GO_FILE.match(line):
+            frame_lines.add(i)  # the file line of the Go function line before it
+        elif m := _GO_TESTLINE.match(line):  # not a frame line: it carries the message
             frames.append(_Frame(m["file"], "", i))
     return frames, frame_lines, python
 
@@ -292,17 +298,6 @@ def _enclosing_def(lines: list[str], index: int) -> str:
         if _PYTEST_FRAME.match(line):
             break
     return ""
-
-
-def _is_frame_line(line: str) -> bool:
-    return bool(
-        _PY_FRAME.match(line)
-        or _PYTEST_FRAME.match(line)
-        or _AT_FRAME.match(line)
-        or _JS_BARE_FRAME.match(line)
-        or _RUBY_FRAME.match(line)
-        or _GO_FILE.match(line)
-    )
 
 
 def _header(lines: list[str], frame_lines: set[int], python_order: bool) -> tuple[str, list[str]]:
