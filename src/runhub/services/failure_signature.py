@@ -79,6 +79,7 @@ _RULES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
     )
 )
 _SPACE = re.compile(r"\s+")
+_URL_OR_PATH = re.compile(r"://|^/|\d")
 # Quoted tokens are set aside as one private-use character each while the rules run.
 _MARK = 0xF0000
 _MARKS = re.compile("[\U000f0000-\U000ffffd]")
@@ -99,8 +100,9 @@ def normalise(text: str) -> str:
     kept: list[str] = []
 
     def protect(match: re.Match[str]) -> str:
-        if is_variable(match["body"]):
-            return match[0]
+        body = match["body"]
+        if is_variable(body) or ("/" in body and _URL_OR_PATH.search(body)):
+            return match[0]  # a value, or a URL or path: normalised as the rest
         kept.append(match[0])
         return chr(_MARK + len(kept) - 1)
 
@@ -127,6 +129,7 @@ _AT_FRAME = re.compile(  # Java, Kotlin, JavaScript/TypeScript and .NET: `at ...
     r"^\s*at (?:async )?(?P<func>[^\s(]+(?: \[as \w+\])?)"
     r"(?:\s?\((?P<args>[^)]*)\))?(?: in (?P<file>.+?):line \d+)?\s*$"
 )
+_VITEST_FRAME = re.compile(r"^\s*❯ (?:(?P<func>[^\s(]+) )?(?P<file>[^\s()]+):\d+:\d+$")
 _JS_BARE_FRAME = re.compile(r"^\s*at (?:async )?(?P<file>[^\s()]+):\d+:\d+\)?$")
 _RUBY_FRAME = re.compile(r"^\s*(?:#\s*)?(?P<file>[^\s:]+\.rb):\d+:in [`'](?P<func>[^'`]+)'")
 _GO_FUNC = re.compile(r"^(?P<func>[\w./\-]+(?:\.\(\*?\w+\))?\.[\w.$]+)\(.*\)$")
@@ -134,7 +137,7 @@ _GO_FILE = re.compile(r"^\s+(?P<file>\S+\.go):\d+(?: \+0x[0-9a-f]+)?$")
 _GO_ROUTINE = re.compile(r"^goroutine \d+ \[")
 _GO_TESTLINE = re.compile(r"^\s*(?P<file>[\w.\-]+_test\.go):\d+: ")
 # Cheap tests first: a line that has none of these is no frame / no exception line.
-_MAYBE_FRAME = re.compile(r'File "|\.py:\d|\.rb:\d|\bat |\.go:\d')
+_MAYBE_FRAME = re.compile(r'File "|\.py:\d|\.rb:\d|\bat |\.go:\d|❯')
 _MAYBE_HEADER = re.compile(
     r"Error|Exception|Failure|Fault|Assertion|Exit|Interrupt|Timeout|NotMet|NotFound|panic|^E "
 )
@@ -150,7 +153,8 @@ _GO_PANIC = re.compile(r"^\s*(?:panic|fatal error): (?P<msg>.*?)(?: \[recovered\
 _PYTEST_ASSERT = re.compile(r"^E\s+(?P<msg>assert\b.*)$")
 _NOISE = re.compile(
     r"^\s*(?:Traceback \(most recent call last\):|Call log:|Stack trace:|Stack Trace:"
-    r"|--- FAIL: .*|=== RUN .*|FAIL\b.*|Failure/Error: .*|# \./.*|\.\.\. \d+ more"
+    r"|--- FAIL: .*|=== (?:RUN|PAUSE|CONT) .*|FAIL\b.*|Failure/Error: .*|# \./.*|\.\.\. \d+ more"
+    r"|● Test suite failed to run|\[signal [^\]]*\]|\w+\([\w:]+\) \[[^\]]+\]:"
     r"|During handling of the above exception.*|The above exception was the direct cause.*"
     r"|goroutine \d+ \[.*\]:|-+ ?End of (?:inner exception )?stack trace.*-*|\^+|~+)\s*$"
 )
@@ -175,7 +179,7 @@ _LIBRARY = re.compile(
     r"|FluentAssertions|Moq|Castle|MSTest|runtime|testing|reflect|sync"
     r"|org\.postgresql|com\.mysql|Npgsql|MySqlConnector|StackExchange)\."
     r"|site-packages|dist-packages|[/\\]lib[/\\]python\d|_pytest|pluggy|<frozen|unittest[/\\]"
-    r"|node_modules|node:|internal[/\\]|^internal|<anonymous>"
+    r"|node_modules|node:|^internal[/\\]|<anonymous>"
     r"|[/\\]go[/\\]src[/\\]|[/\\]pkg[/\\]mod[/\\]|github\.com/stretchr/testify"
     r"|[/\\]gems[/\\]|[/\\]ruby[/\\]\d|<internal:|rspec-|minitest"
 )
@@ -273,6 +277,9 @@ def _frames(lines: list[str]) -> tuple[list[_Frame], set[int], bool]:
             args = m["args"] or ""
             file = m["file"] or (args if _LINE_SUFFIX.search(args) else "")
             frames.append(_Frame(_LINE_SUFFIX.sub("", file), m["func"], i))
+        elif m := _VITEST_FRAME.match(line):
+            frame_lines.add(i)
+            frames.append(_Frame(m["file"], m["func"] or "", i))
         elif m := _PY_FRAME.match(line) or _PYTEST_FRAME.match(line):
             frame_lines.add(i)
             python = True
@@ -354,6 +361,8 @@ def _first_lines(lines: list[str], frame_lines: set[int]) -> list[str]:
 def _message(lines: list[str]) -> str:
     kept: list[str] = []
     for line in lines:
+        if line.strip() == "Require stack:":
+            break  # jest's list of the files that imported the module: the tests' own
         if not line.strip() or _SOURCE_EXCERPT.match(line) or _NOISE.match(line):
             continue
         normal = normalise(line)
@@ -385,7 +394,10 @@ def _is_test_frame(frame: _Frame, test_name: str, folder: str) -> bool:
         return True
     if func and (_TEST_NAME.search(func) or (test_name and func.endswith(test_name))):
         return True
-    return bool(folder and len(folder) > 3 and func.startswith(folder + "."))
+    # A method of the result's own class (Java, .NET: the folder is the test class); in
+    # Go the folder is the package, whose own functions are the code under test.
+    rest = func[len(folder) + 1 :] if folder and func.startswith(folder + ".") else ""
+    return bool(len(folder) > 3 and rest and re.fullmatch(r"[\w$]+", rest))
 
 
 def _frame_name(frame: _Frame) -> str:
