@@ -9,7 +9,18 @@ from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, RowMapping, and_, case, delete, exists, func, select, update
+from sqlalchemy import (
+    Connection,
+    RowMapping,
+    and_,
+    case,
+    delete,
+    exists,
+    func,
+    select,
+    tuple_,
+    update,
+)
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.sql.elements import ColumnElement
@@ -267,14 +278,14 @@ def top_groups(conn: Connection, project_id: int, since: datetime, limit: int) -
 
 
 def last_run_counts(conn: Connection, rows: Sequence[RowMapping]) -> dict[int, int]:
-    """Each group's count in its last seen run (one primary-key probe each)."""
-    found: dict[int, int] = {}
-    for row in rows:
-        query = select(group_runs.c.count).where(
-            group_runs.c.group_id == row["id"], group_runs.c.run_id == row["last_seen_run_id"]
-        )
-        found[row["id"]] = conn.execute(query).scalar() or 0
-    return found
+    """Each group's count in its last seen run (one query, by primary key)."""
+    if not rows:
+        return {}
+    keys = [(row["id"], row["last_seen_run_id"]) for row in rows]
+    query = select(group_runs.c.group_id, group_runs.c.count).where(
+        tuple_(group_runs.c.group_id, group_runs.c.run_id).in_(keys)
+    )
+    return {group_id: count for group_id, count in conn.execute(query)}
 
 
 def group_cases(conn: Connection, group_id: int, limit: int) -> list[RowMapping]:
