@@ -641,3 +641,26 @@ failure_categories = Table(
     _ts("updated_at", nullable=False),
     Column("updated_by", BigInteger, nullable=False),
 )
+
+# Retention (README "Retention"): per project, how many days completed runs are kept and
+# how many days the fields and artifacts of passed results are kept (null: forever).
+project_retention = Table(
+    "project_retention",
+    metadata,
+    Column("project_id", BigInteger, primary_key=True, autoincrement=False),
+    Column("run_days", Integer),
+    Column("passed_detail_days", Integer),
+    _ts("updated_at", nullable=False),
+    Column("updated_by", BigInteger),
+)
+
+# Pinned runs are kept whatever the retention says (not a Testmo property of the run).
+automation_run_pins = Table(
+    "automation_run_pins",
+    metadata,
+    Column("run_id", BigInteger, primary_key=True, autoincrement=False),
+    Column("project_id", BigInteger, nullable=False),
+    _ts("pinned_at", nullable=False),
+    Column("pinned_by", BigInteger),
+    Index("ix_automation_run_pins_project", "project_id", "run_id"),
+)
