@@ -27,6 +27,7 @@ from runhub.errors import ApiError, MethodNotAllowed, NotFound
 from runhub.services.auth import limit_password_checks
 from runhub.services.batches import BatchExpander
 from runhub.services.health import HealthAnalyzer, rules_from
+from runhub.services.prune import RetentionPruner
 from runhub.settings import Settings
 from runhub.web.common import SignInRequired, make_templates
 from runhub.web.errors import error_page, is_ui_path
@@ -118,6 +119,12 @@ def create_app(settings: Settings, engine: Engine | None = None) -> Starlette:
         else None
     )
 
+    pruner = (
+        RetentionPruner(db, settings.prune_interval_s, settings.partition_interval_s)
+        if settings.prune_interval_s > 0
+        else None
+    )
+
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         if checkpointer is not None:
@@ -126,7 +133,11 @@ def create_app(settings: Settings, engine: Engine | None = None) -> Starlette:
             expander.start()
         if analyzer is not None:
             analyzer.start()
+        if pruner is not None:
+            pruner.start()
         yield
+        if pruner is not None:
+            pruner.stop()
         if analyzer is not None:
             analyzer.stop()
         if expander is not None:

@@ -23,6 +23,8 @@ _TYPED_SETTINGS: dict[str, type] = {
     "health_broken_streak": int,
     "health_infra_failure_ratio": float,
     "health_infra_min_outcomes": int,
+    "prune_interval_s": float,
+    "partition_interval_s": float,
 }
 
 
@@ -64,6 +66,11 @@ class Settings:
     health_broken_streak: int = 5
     health_infra_failure_ratio: float = 0.8
     health_infra_min_outcomes: int = 20
+    # Retention (README "Retention"): how often a process runs a retention pass (0 turns
+    # it off in this process; one pass at a time across processes) and, on PostgreSQL, how
+    # often it makes sure the partitions ahead of the newest run exist.
+    prune_interval_s: float = 3600.0
+    partition_interval_s: float = 60.0
     extra: dict[str, str] = field(default_factory=dict)
 
     @classmethod

@@ -33,11 +33,13 @@ def recount(engine: Engine, project_id: int) -> dict[str, Any]:
         counters = select(
             projects.c.automation_run_count, projects.c.automation_run_completed_count
         ).where(projects.c.id == project_id)
+        base = select(projects.c.automation_run_position_base).where(projects.c.id == project_id)
         return {
             "order": list(conn.execute(ordered).scalars()),
             "positions": list(conn.execute(positions).scalars()),
             "completed": conn.execute(done).scalar_one(),
             "counters": tuple(conn.execute(counters).one()),
+            "base": conn.execute(base).scalar_one(),
         }
 
 
@@ -62,7 +64,8 @@ def listed(api: Api, per_page: int, order: str) -> tuple[list[int], set[int]]:
 def assert_exact(api: Api, engine: Engine) -> None:
     truth = recount(engine, api.project_id)
     n = len(truth["order"])
-    assert truth["positions"] == list(range(1, n + 1))
+    base = truth["base"]
+    assert truth["positions"] == list(range(base + 1, base + n + 1))
     assert truth["counters"] == (n, truth["completed"])
     for per_page, order in ((15, "desc"), (25, "asc")):
         got, totals = listed(api, per_page, order)

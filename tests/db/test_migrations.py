@@ -7,6 +7,7 @@ import uuid
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from alembic import command
@@ -16,6 +17,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, func, insert, inspect, select, text
 
 from runhub.db.engine import make_engine, write_tx
+from runhub.db.partitions import is_partition_name
 from runhub.db.migrate import alembic_config, current_revision, head_revision, upgrade
 from runhub.db.schema import (
     automation_cases,
@@ -36,7 +38,13 @@ def downgrade(engine: Engine, revision: str) -> None:
 def test_migrated_schema_matches_metadata(engine: Engine) -> None:
     with engine.connect() as conn:
         diff = compare_metadata(MigrationContext.configure(conn), metadata)
-    assert diff == []
+    assert [d for d in diff if not _on_a_partition(d)] == []
+
+
+def _on_a_partition(difference: Any) -> bool:
+    """Partitions (PostgreSQL) are the partitioned tables' storage, not schema tables."""
+    table = getattr(difference[1], "table", difference[1])
+    return is_partition_name(getattr(table, "name", ""))
 
 
 def test_database_is_at_head(engine: Engine) -> None:
@@ -117,7 +125,7 @@ def test_list_positions_migration_backfills_and_triggers_keep_them(empty_db_url:
                         is_completed=i % 3 == 0,
                     )
                 )
-        upgrade(engine)
+        upgrade(engine, POSITIONS_REVISION)
 
         def check() -> None:
             with engine.connect() as conn:
@@ -149,9 +157,8 @@ def test_list_positions_migration_backfills_and_triggers_keep_them(empty_db_url:
                 )
             )
         check()
-        upgrade(engine, "head")
         downgrade(engine, before)
-        upgrade(engine)
+        upgrade(engine)  # to the head: later revisions keep the positions (and do not downgrade)
         check()
     finally:
         engine.dispose()

@@ -27,6 +27,17 @@ def register(commands: argparse._SubParsersAction) -> None:
     )
     add_database_option(again)
     again.set_defaults(handler=run_reanalyze)
+    prune = sub.add_parser(
+        "prune",
+        help="apply each project's retention now: delete expired runs and passed results' "
+        "details, and give the disk back (the servers also do this every "
+        "RUNHUB_PRUNE_INTERVAL_S)",
+    )
+    prune.add_argument(
+        "--dry-run", action="store_true", help="say what would be deleted, delete nothing"
+    )
+    add_database_option(prune)
+    prune.set_defaults(handler=run_prune)
 
 
 def run_upgrade(args: argparse.Namespace) -> int:
@@ -71,4 +82,38 @@ def run_reanalyze(args: argparse.Namespace) -> int:
         f"{queued} completed runs queued for analysis; health and failure groups are rebuilt"
         " as servers fold them in"
     )
+    return 0
+
+
+def run_prune(args: argparse.Namespace) -> int:
+    from runhub.services.prune import maintain_partitions, plan, prune, prune_lock
+
+    engine = open_engine(args)
+    try:
+        if args.dry_run:
+            for item in plan(engine):
+                if "queued_runs" in item:
+                    print(f"runs already queued for removal: {item['queued_runs']}")
+                    continue
+                print(
+                    f"project {item['project_id']}: "
+                    + ", ".join(
+                        f"{name.replace('_', ' ')} {value if value is not None else 'forever'}"
+                        for name, value in item.items()
+                        if name != "project_id"
+                    )
+                )
+            print("dry run: nothing was deleted")
+            return 0
+        with prune_lock(engine) as mine:
+            if not mine:
+                print("another process is pruning this database now; try again later")
+                return 1
+            maintain_partitions(engine)
+            for line in prune(engine).lines():
+                print(line)
+    except OperationalError as exc:
+        database_unreachable(exc)
+    finally:
+        engine.dispose()
     return 0

@@ -80,6 +80,9 @@ def _configure_sqlite(
     def _on_connect(dbapi_conn: Any, _record: Any) -> None:
         dbapi_conn.isolation_level = None
         cur = dbapi_conn.cursor()
+        # A new database file gives freed pages back with `PRAGMA incremental_vacuum`
+        # (services.prune); on an existing one this changes nothing until a VACUUM.
+        cur.execute("PRAGMA auto_vacuum=INCREMENTAL")
         cur.execute("PRAGMA journal_mode=WAL")
         cur.execute(f"PRAGMA synchronous={_SYNCHRONOUS[synchronous]}")
         cur.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")

@@ -170,7 +170,8 @@ def page_project_runs(
     """A page of all the project's runs in (created_at, id) order, with tags and thread
     totals.
 
-    A page is a range of `list_position` (dense 1..N in that order, kept by triggers) and
+    A page is a range of `list_position` (dense base+1..base+N in that order, kept by
+    triggers) and
     N is the project's `automation_run_count`: an index range read on any page, however
     deep, and no count(*). The total and the rows come from one statement (a page past
     the end still answers the total, as a row without a run). On PostgreSQL the tags and
@@ -200,14 +201,15 @@ def _project_page_query(postgres: bool, descending: bool) -> tuple[Select[Any], 
     """page_project_runs()'s statement (built once: building it cost more than running
     it) and, on PostgreSQL, the names of its thread aggregate columns."""
     n = projects.c.automation_run_count
+    base = projects.c.automation_run_position_base
     position = runs.c.list_position
     offset = bindparam("offset", type_=BigInteger)
     limit = bindparam("limit", type_=BigInteger)
     if descending:
-        in_page = and_(position <= n - offset, position > n - offset - limit)
+        in_page = and_(position <= base + n - offset, position > base + n - offset - limit)
         order = position.desc()
     else:
-        in_page = and_(position > offset, position <= offset + limit)
+        in_page = and_(position > base + offset, position <= base + offset + limit)
         order = position.asc()
     project = projects.c.id == bindparam("project_id", type_=BigInteger)
     if not postgres:

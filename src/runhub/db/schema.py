@@ -148,6 +148,9 @@ projects = Table(
     # the unfiltered run list and the project's run counts without a count(*).
     Column("automation_run_count", BigInteger, nullable=False, server_default=text("0")),
     Column("automation_run_completed_count", BigInteger, nullable=False, server_default=text("0")),
+    # The position before the project's first run (migration 0010): its runs hold the dense
+    # positions base+1 .. base+automation_run_count, so deleting the oldest shifts nothing.
+    Column("automation_run_position_base", BigInteger, nullable=False, server_default=text("0")),
 )
 
 project_members = Table(
@@ -663,4 +666,26 @@ automation_run_pins = Table(
     _ts("pinned_at", nullable=False),
     Column("pinned_by", BigInteger),
     Index("ix_automation_run_pins_project", "project_id", "run_id"),
+)
+
+# Retention's work list (services.prune): runs deleted by retention (kind 1) whose results,
+# fields and artifacts are still to be removed, and runs whose passed results' fields and
+# artifacts are to be removed (kind 2), in bounded batches (`done_seq`: the results done so
+# far, by seq) or, on PostgreSQL, by dropping or rewriting their partition.
+prune_queue = Table(
+    "prune_queue",
+    metadata,
+    Column("run_id", BigInteger, primary_key=True, autoincrement=False),
+    Column("project_id", BigInteger, nullable=False),
+    Column("kind", SmallInteger, nullable=False),
+    Column("done_seq", BigInteger, nullable=False, server_default=text("0")),
+    _ts("queued_at", nullable=False),
+)
+
+# Runs whose passed results' details have been queued for removal (so never queued twice).
+pruned_details = Table(
+    "pruned_details",
+    metadata,
+    Column("run_id", BigInteger, primary_key=True, autoincrement=False),
+    _ts("pruned_at", nullable=False),
 )

@@ -1,0 +1,379 @@
+"""Retention (README "Retention"): delete what each project's retention says has expired,
+in transactions short enough never to hold up ingest, and give the disk back.
+
+A pass (`prune`) has four steps, each a series of short transactions whose size adapts to
+stay near BATCH_TARGET_MS:
+1. expire: each project's completed (or abandoned) unpinned runs older than `run_days` are
+   deleted with their small rows and queued; runs older than `passed_detail_days` are
+   queued for the fields and artifacts of their passed results.
+2. remove the queued rows: on PostgreSQL a partition whose rows are all expired is dropped
+   and one that holds expired rows among kept ones is rewritten (db.partitions); what is
+   queued in the newest (still filling) partition, and everything on SQLite, is deleted in
+   batches of results.
+3. failure groups no kept run refers to, and cases with no result left (and no quarantine
+   entry), go.
+4. SQLite: `PRAGMA incremental_vacuum` returns the freed pages to the file system, a few
+   thousand pages a transaction (databases are created with auto_vacuum=INCREMENTAL).
+
+One pass at a time across processes (`prune_lock`): a PostgreSQL advisory lock, or a file
+lock beside the SQLite database.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import functools
+import logging
+import os
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Engine, text
+from sqlalchemy.exc import DBAPIError
+
+from runhub.background import BackgroundThread
+from runhub.db import partitions
+from runhub.db import prune as sql
+from runhub.db.engine import is_sqlite, read_tx, write_tx
+from runhub.timeutil import utcnow
+
+log = logging.getLogger("runhub.prune")
+
+BATCH_TARGET_MS = 20.0
+ADVISORY_LOCK_KEY = 0x72756E68_70727565 % (2**63)  # "runhpru"
+VACUUM_PAGES_START = 2_000
+LOCK_NOT_AVAILABLE = "55P03"
+
+KEEP_RESULT = "NOT EXISTS (SELECT 1 FROM prune_queue q WHERE q.run_id = x.run_id AND q.kind = 1)"
+KEEP_DETAIL = (
+    KEEP_RESULT + " AND NOT (x.test_id IS NOT NULL AND EXISTS (SELECT 1 FROM prune_queue q"
+    " WHERE q.run_id = x.run_id AND q.kind = 2) AND EXISTS (SELECT 1 FROM"
+    " automation_run_tests t JOIN statuses s ON s.id = t.status_id WHERE t.id = x.test_id"
+    " AND t.run_id = x.run_id AND s.is_passed))"
+)
+KEEP = {
+    "automation_run_tests": KEEP_RESULT,
+    "automation_fields": KEEP_DETAIL,
+    "automation_artifacts": KEEP_DETAIL,
+}
+
+
+@dataclass
+class PruneReport:
+    runs_deleted: int = 0
+    runs_with_details_pruned: int = 0
+    results_deleted: int = 0
+    partitions_dropped: int = 0
+    partitions_rewritten: int = 0
+    groups_deleted: int = 0
+    cases_deleted: int = 0
+    bytes_before: int = 0
+    bytes_after: int = 0
+    elapsed_s: float = 0.0
+    longest_transaction_ms: float = 0.0
+    transactions: int = 0
+    deferred: list[str] = field(default_factory=list)
+
+    def lines(self) -> list[str]:
+        return [
+            f"runs deleted: {self.runs_deleted}",
+            f"runs whose passed results' fields and artifacts were removed: "
+            f"{self.runs_with_details_pruned}",
+            f"results deleted in batches: {self.results_deleted}",
+            f"partitions dropped: {self.partitions_dropped}, rewritten: "
+            f"{self.partitions_rewritten}",
+            f"failure groups deleted: {self.groups_deleted}, cases deleted: {self.cases_deleted}",
+            f"database size: {self.bytes_before:,} -> {self.bytes_after:,} bytes",
+            f"took {self.elapsed_s:.2f} s in {self.transactions} transactions "
+            f"(longest {self.longest_transaction_ms:.1f} ms)",
+            *(f"deferred to the next pass: {reason}" for reason in self.deferred),
+        ]
+
+
+class _Batches:
+    """Runs `step(size)` in write transactions until it reports nothing left, adapting the
+    size so that each transaction takes about BATCH_TARGET_MS."""
+
+    def __init__(self, engine: Engine, report: PruneReport) -> None:
+        self.engine = engine
+        self.report = report
+
+    def run(self, step: Callable[[Any, int], int], size: int, most: int) -> int:
+        total = 0
+        while True:
+            started = time.perf_counter()
+            with write_tx(self.engine, background=True) as conn:
+                done = step(conn, size)
+            elapsed_ms = (time.perf_counter() - started) * 1000
+            self.report.transactions += 1
+            self.report.longest_transaction_ms = max(self.report.longest_transaction_ms, elapsed_ms)
+            total += max(done, 0)
+            if done <= 0:
+                return total
+            if elapsed_ms < BATCH_TARGET_MS / 2:
+                size = min(most, size * 2)
+            elif elapsed_ms > BATCH_TARGET_MS:
+                size = max(1, size // 2)
+
+
+def _expire_runs(project_id: int, cutoff: datetime, now: datetime, conn: Any, size: int) -> int:
+    ids = sql.expired_run_ids(conn, project_id, cutoff, size)
+    sql.delete_runs(conn, project_id, ids, now)
+    return len(ids)
+
+
+def _expire_details(project_id: int, cutoff: datetime, now: datetime, conn: Any, size: int) -> int:
+    ids = sql.details_due_run_ids(conn, project_id, cutoff, size)
+    sql.queue_details(conn, project_id, ids, now)
+    return len(ids)
+
+
+def _expire(engine: Engine, now: datetime, batches: _Batches, report: PruneReport) -> None:
+    with read_tx(engine) as conn:
+        settings = sql.retention_settings(conn)
+    for retention in settings:
+        pid = retention.project_id
+        if retention.run_days is not None:
+            cutoff = sql.cutoff(now, retention.run_days)
+            step = functools.partial(_expire_runs, pid, cutoff, now)
+            report.runs_deleted += batches.run(step, 10, 500)
+        if retention.passed_detail_days is not None:
+            cutoff = sql.cutoff(now, retention.passed_detail_days)
+            step = functools.partial(_expire_details, pid, cutoff, now)
+            report.runs_with_details_pruned += batches.run(step, 50, 2_000)
+
+
+def _lock_not_available(exc: DBAPIError) -> bool:
+    return getattr(exc.orig, "sqlstate", None) == LOCK_NOT_AVAILABLE
+
+
+def _remove_partitions(engine: Engine, report: PruneReport) -> int | None:
+    """Drop or rewrite the closed partitions holding queued runs. Returns the lowest run id
+    of the partitions left to batched deletes (the newest one and up), or None."""
+    with read_tx(engine) as conn:
+        newest = partitions.newest_run_id(conn)
+        layout = {t: partitions.list_partitions(conn, t) for t in partitions.PARTITIONED_TABLES}
+    ranges = [p for p in layout["automation_run_tests"] if p.hi is not None]
+    open_from = next((p.lo for p in ranges if p.hi is not None and p.hi > newest), None)
+    for part in ranges:
+        assert part.hi is not None
+        if open_from is not None and part.hi > open_from:
+            continue
+        with read_tx(engine) as conn:
+            entries = sql.queued_between(conn, part.lo, part.hi)
+        if not entries:
+            continue
+        try:
+            with write_tx(engine, background=True) as conn:
+                for table in partitions.PARTITIONED_TABLES:
+                    same = next(p for p in layout[table] if (p.lo, p.hi) == (part.lo, part.hi))
+                    kept = conn.execute(
+                        text(f"SELECT count(*) FROM {same.name} x WHERE {KEEP[table]}")
+                    ).scalar_one()
+                    if kept == 0:
+                        partitions.drop_partition(conn, table, same)
+                        report.partitions_dropped += 1
+                    else:
+                        partitions.rewrite_partition(conn, table, same, KEEP[table])
+                        report.partitions_rewritten += 1
+                sql.forget_queued(conn, [e["run_id"] for e in entries])
+        except DBAPIError as exc:
+            if not _lock_not_available(exc):
+                raise
+            report.deferred.append(f"partition {part.name}: a lock was busy")
+    return open_from
+
+
+def _remove_queued(batches: _Batches, report: PruneReport) -> None:
+    def step(conn: Any, size: int) -> int:
+        entries = sql.queued(conn, 1)
+        if not entries:
+            return 0
+        return max(1, sql.delete_queued_rows(conn, entries[0], size))
+
+    report.results_deleted += batches.run(step, 500, 20_000)
+
+
+def _delete_orphan_groups(project_id: int, conn: Any, size: int) -> int:
+    ids = sql.orphan_groups(conn, project_id, size)
+    if ids:
+        sql.delete_groups(conn, ids)
+    return len(ids)
+
+
+class _CaseSweep:
+    """Walks a project's cases in id order, deleting those with no result left."""
+
+    def __init__(self, project_id: int) -> None:
+        self.project_id = project_id
+        self.after_id = 0
+        self.deleted = 0
+
+    def __call__(self, conn: Any, size: int) -> int:
+        rows = sql.resultless_cases(conn, self.project_id, self.after_id, size)
+        if not rows:
+            return 0
+        self.after_id = rows[-1].id
+        gone = [row.id for row in rows if row.gone]
+        if gone:
+            sql.delete_cases(conn, gone)
+            self.deleted += len(gone)
+        return len(rows)
+
+
+def _tidy(engine: Engine, batches: _Batches, report: PruneReport) -> None:
+    with read_tx(engine) as conn:
+        project_ids = [r.project_id for r in sql.retention_settings(conn)]
+    for project_id in project_ids:
+        step = functools.partial(_delete_orphan_groups, project_id)
+        report.groups_deleted += batches.run(step, 200, 5_000)
+        sweep = _CaseSweep(project_id)
+        batches.run(sweep, 500, 20_000)
+        report.cases_deleted += sweep.deleted
+
+
+def _sqlite_vacuum(batches: _Batches) -> None:
+    def step(conn: Any, size: int) -> int:
+        if sql.sqlite_auto_vacuum(conn) != 2:
+            return 0
+        free, _ = sql.sqlite_free_pages(conn)
+        if free == 0:
+            return 0
+        sql.sqlite_incremental_vacuum(conn, size)
+        return min(free, size)
+
+    batches.run(step, VACUUM_PAGES_START, 100_000)
+
+
+def database_bytes(engine: Engine) -> int:
+    with read_tx(engine) as conn:
+        if is_sqlite(engine):
+            pages = conn.exec_driver_sql("PRAGMA page_count").scalar_one()
+            free, size = sql.sqlite_free_pages(conn)
+            del free
+            return int(pages) * size
+        return int(conn.execute(text("SELECT pg_database_size(current_database())")).scalar_one())
+
+
+def prune(engine: Engine, now: datetime | None = None) -> PruneReport:
+    """One retention pass (the caller holds `prune_lock`)."""
+    now = now or utcnow()
+    started = time.perf_counter()
+    report = PruneReport(bytes_before=database_bytes(engine))
+    batches = _Batches(engine, report)
+    _expire(engine, now, batches, report)
+    if not is_sqlite(engine):
+        _remove_partitions(engine, report)
+    _remove_queued(batches, report)
+    _tidy(engine, batches, report)
+    if is_sqlite(engine):
+        _sqlite_vacuum(batches)
+    report.bytes_after = database_bytes(engine)
+    report.elapsed_s = time.perf_counter() - started
+    return report
+
+
+def plan(engine: Engine, now: datetime | None = None) -> list[dict[str, Any]]:
+    """What a pass would delete now, per project with a retention (for --dry-run)."""
+    now = now or utcnow()
+    found = []
+    with read_tx(engine) as conn:
+        for retention in sql.retention_settings(conn):
+            item: dict[str, Any] = {
+                "project_id": retention.project_id,
+                "run_days": retention.run_days,
+                "passed_detail_days": retention.passed_detail_days,
+            }
+            runs_cutoff = None
+            if retention.run_days is not None:
+                runs_cutoff = sql.cutoff(now, retention.run_days)
+                item.update(sql.count_expired(conn, retention.project_id, runs_cutoff))
+            if retention.passed_detail_days is not None:
+                cutoff = sql.cutoff(now, retention.passed_detail_days)
+                item.update(
+                    sql.count_details_due(conn, retention.project_id, cutoff, runs_cutoff)
+                )
+            found.append(item)
+        item = {"queued_runs": sql.pending_work(conn)}
+    return [*found, item]
+
+
+@contextmanager
+def prune_lock(engine: Engine) -> Iterator[bool]:
+    """Whether this process may prune now (at most one pass at a time across processes)."""
+    if is_sqlite(engine):
+        database = engine.url.database or ""
+        if not database or database == ":memory:":
+            yield True
+            return
+        fd = os.open(f"{database}-prune.lock", os.O_CREAT | os.O_RDWR, 0o600)
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                yield False
+                return
+            yield True
+        finally:
+            os.close(fd)
+        return
+    with engine.connect() as conn:
+        got = bool(
+            conn.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": ADVISORY_LOCK_KEY}).scalar()
+        )
+        conn.commit()
+        try:
+            yield got
+        finally:
+            if got:
+                conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": ADVISORY_LOCK_KEY})
+                conn.commit()
+
+
+def maintain_partitions(engine: Engine) -> list[str]:
+    """Create the partitions ahead of the newest run (PostgreSQL; nothing on SQLite)."""
+    if is_sqlite(engine):
+        return []
+    try:
+        with write_tx(engine, background=True) as conn:
+            return partitions.ensure_ahead(conn)
+    except DBAPIError as exc:
+        if not _lock_not_available(exc):
+            raise
+        log.info("partition maintenance deferred: a lock was busy")
+        return []
+
+
+class RetentionPruner(BackgroundThread):
+    """In every `runhub serve` process: keeps partitions ahead every PARTITION_INTERVAL_S
+    and runs a retention pass every `interval_s` (whichever process gets the lock)."""
+
+    thread_name = "retention"
+
+    def __init__(self, engine: Engine, interval_s: float, partition_interval_s: float) -> None:
+        super().__init__()
+        self.engine = engine
+        self.interval_s = interval_s
+        self.partition_interval_s = partition_interval_s
+
+    def _loop(self) -> None:
+        next_prune = time.monotonic() + min(self.interval_s, 60.0)
+        tick_s = min(self.interval_s, self.partition_interval_s)
+        while True:
+            try:
+                maintain_partitions(self.engine)
+                if time.monotonic() >= next_prune:
+                    next_prune = time.monotonic() + self.interval_s
+                    with prune_lock(self.engine) as mine:
+                        if mine:
+                            report = prune(self.engine)
+                            if report.runs_deleted or report.runs_with_details_pruned:
+                                log.info("retention: %s", "; ".join(report.lines()))
+            except Exception:  # retried on the next tick
+                log.warning("retention pass failed", exc_info=True)
+            if self._stop.wait(tick_s):
+                return
