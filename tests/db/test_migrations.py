@@ -17,8 +17,8 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, func, insert, inspect, select, text
 
 from runhub.db.engine import make_engine, write_tx
-from runhub.db.partitions import is_partition_name
 from runhub.db.migrate import alembic_config, current_revision, head_revision, upgrade
+from runhub.db.partitions import is_partition_name
 from runhub.db.schema import (
     automation_cases,
     automation_run_tests,

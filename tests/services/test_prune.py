@@ -79,7 +79,10 @@ def history(api: Api, engine: Engine) -> dict[str, int]:
             engine,
             "old",
             40,
-            [detailed("shared", "passed"), detailed("only_old", "failed", "KeyError: 'x'\n  at lib.py:1")],
+            [
+                detailed("shared", "passed"),
+                detailed("only_old", "failed", "KeyError: 'x'\n  at lib.py:1"),
+            ],
         ),
         "pinned": make_run(api, engine, "pinned", 40, [detailed("shared", "passed")]),
         "abandoned": make_run(
@@ -97,7 +100,12 @@ def history(api: Api, engine: Engine) -> dict[str, int]:
         ),
         "new": make_run(api, engine, "new", 1, [detailed("shared", "passed")]),
         "other": make_run(
-            api, engine, "other", 40, [detailed("shared", "passed")], project_id=api.other_project_id
+            api,
+            engine,
+            "other",
+            40,
+            [detailed("shared", "passed")],
+            project_id=api.other_project_id,
         ),
     }
     analyze_pending(engine, HealthRules())
@@ -177,8 +185,7 @@ def test_retention_rules_on_a_designed_history(api: Api, engine: Engine) -> None
 
 
 def test_one_pass_at_a_time(engine: Engine) -> None:
-    with prune_lock(engine) as first:
-        with prune_lock(engine) as second:
-            assert first and not second
+    with prune_lock(engine) as first, prune_lock(engine) as second:
+        assert first and not second
     with prune_lock(engine) as later:
         assert later

@@ -75,7 +75,8 @@ def _set_lock_timeout(conn: Connection) -> None:
 
 
 def newest_run_id(conn: Connection) -> int:
-    return int(conn.execute(text("SELECT COALESCE(max(id), 0) FROM automation_runs")).scalar_one())
+    """The id the newest run took (or will take next): the run id sequence's position."""
+    return int(conn.execute(text("SELECT last_value FROM automation_runs_id_seq")).scalar_one())
 
 
 def span_runs(conn: Connection) -> int:

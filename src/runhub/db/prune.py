@@ -200,6 +200,21 @@ def queued_between(conn: Connection, lo: int | None, hi: int) -> list[Any]:
     return list(conn.execute(query).mappings())
 
 
+def runs_between(conn: Connection, lo: int | None, hi: int) -> int:
+    """Runs (at most one counted) with ids in [lo, hi)."""
+    query = select(runs.c.id).where(runs.c.id < hi)
+    if lo is not None:
+        query = query.where(runs.c.id >= lo)
+    return len(conn.execute(query.limit(1)).all())
+
+
+def batches_between(conn: Connection, lo: int | None, hi: int) -> int:
+    query = select(func.count()).where(automation_run_batches.c.run_id < hi)
+    if lo is not None:
+        query = query.where(automation_run_batches.c.run_id >= lo)
+    return int(conn.execute(query).scalar_one())
+
+
 def delete_queued_rows(conn: Connection, entry: Any, results: int) -> int:
     """Remove up to `results` results' worth of a queued run's rows (its results, or for
     passed details only the fields and artifacts of its passed results), then, when none

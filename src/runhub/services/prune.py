@@ -151,6 +151,13 @@ def _lock_not_available(exc: DBAPIError) -> bool:
     return getattr(exc.orig, "sqlstate", None) == LOCK_NOT_AVAILABLE
 
 
+def _batches_pending(engine: Engine, lo: int | None, hi: int) -> bool:
+    """Whether a kept run of [lo, hi) still has appended batches to expand (their results
+    would land in the partition after the check)."""
+    with read_tx(engine) as conn:
+        return sql.batches_between(conn, lo, hi) > 0
+
+
 def _remove_partitions(engine: Engine, report: PruneReport) -> int | None:
     """Drop or rewrite the closed partitions holding queued runs. Returns the lowest run id
     of the partitions left to batched deletes (the newest one and up), or None."""
@@ -167,19 +174,25 @@ def _remove_partitions(engine: Engine, report: PruneReport) -> int | None:
             entries = sql.queued_between(conn, part.lo, part.hi)
         if not entries:
             continue
+        if _batches_pending(engine, part.lo, part.hi):
+            report.deferred.append(f"partition {part.name}: appended batches not yet expanded")
+            continue
         try:
             with write_tx(engine, background=True) as conn:
+                # No run left in the range: every row there is expired (no scan needed).
+                live = sql.runs_between(conn, part.lo, part.hi) > 0
                 for table in partitions.PARTITIONED_TABLES:
-                    same = next(p for p in layout[table] if (p.lo, p.hi) == (part.lo, part.hi))
-                    kept = conn.execute(
-                        text(f"SELECT count(*) FROM {same.name} x WHERE {KEEP[table]}")
-                    ).scalar_one()
-                    if kept == 0:
-                        partitions.drop_partition(conn, table, same)
-                        report.partitions_dropped += 1
-                    else:
+                    same = next(
+                        (p for p in layout[table] if (p.lo, p.hi) == (part.lo, part.hi)), None
+                    )
+                    if same is None:
+                        continue
+                    if live:
                         partitions.rewrite_partition(conn, table, same, KEEP[table])
                         report.partitions_rewritten += 1
+                    else:
+                        partitions.drop_partition(conn, table, same)
+                        report.partitions_dropped += 1
                 sql.forget_queued(conn, [e["run_id"] for e in entries])
         except DBAPIError as exc:
             if not _lock_not_available(exc):
@@ -294,9 +307,7 @@ def plan(engine: Engine, now: datetime | None = None) -> list[dict[str, Any]]:
                 item.update(sql.count_expired(conn, retention.project_id, runs_cutoff))
             if retention.passed_detail_days is not None:
                 cutoff = sql.cutoff(now, retention.passed_detail_days)
-                item.update(
-                    sql.count_details_due(conn, retention.project_id, cutoff, runs_cutoff)
-                )
+                item.update(sql.count_details_due(conn, retention.project_id, cutoff, runs_cutoff))
             found.append(item)
         item = {"queued_runs": sql.pending_work(conn)}
     return [*found, item]
