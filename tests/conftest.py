@@ -110,7 +110,10 @@ def engine(db_url: str) -> Iterator[Engine]:
 def settings(db_url: str) -> Settings:
     # Background health analysis off: tests fold runs in with analyze_pending(), so what
     # they read never races a worker (test_intelligence turns it on where it is the test).
-    return Settings(database_url=db_url, access_log=False, analysis_interval_s=0)
+    # Webhook delivery off too: tests deliver with webhook_delivery.deliver_due().
+    return Settings(
+        database_url=db_url, access_log=False, analysis_interval_s=0, webhook_interval_s=0
+    )
 
 
 @pytest.fixture

@@ -28,6 +28,7 @@ from runhub.services.auth import limit_password_checks
 from runhub.services.batches import BatchExpander
 from runhub.services.health import HealthAnalyzer, rules_from
 from runhub.services.prune import RetentionPruner
+from runhub.services.webhook_delivery import DeliveryConfig, WebhookDeliverer
 from runhub.settings import Settings
 from runhub.web.common import SignInRequired, make_templates
 from runhub.web.errors import error_page, is_ui_path
@@ -125,6 +126,12 @@ def create_app(settings: Settings, engine: Engine | None = None) -> Starlette:
         else None
     )
 
+    deliverer = (
+        WebhookDeliverer(db, DeliveryConfig.from_settings(settings), settings.webhook_interval_s)
+        if settings.webhook_interval_s > 0
+        else None
+    )
+
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         if checkpointer is not None:
@@ -135,7 +142,11 @@ def create_app(settings: Settings, engine: Engine | None = None) -> Starlette:
             analyzer.start()
         if pruner is not None:
             pruner.start()
+        if deliverer is not None:
+            deliverer.start()
         yield
+        if deliverer is not None:
+            deliverer.stop()
         if pruner is not None:
             pruner.stop()
         if analyzer is not None:
@@ -171,6 +182,7 @@ def create_app(settings: Settings, engine: Engine | None = None) -> Starlette:
         lifespan=lifespan,
     )
     app.state.settings = settings
+    app.state.webhook_deliverer = deliverer  # its on_delivery may be set before startup
     app.state.engine = db
     app.state.rate_limiter = rate_limiter
     app.state.metrics = metrics

@@ -25,6 +25,12 @@ _TYPED_SETTINGS: dict[str, type] = {
     "health_infra_min_outcomes": int,
     "prune_interval_s": float,
     "partition_interval_s": float,
+    "public_url": str,
+    "webhook_interval_s": float,
+    "webhook_timeout_s": float,
+    "webhook_retry_base_s": float,
+    "webhook_retry_max_s": float,
+    "webhook_give_up_s": float,
 }
 
 
@@ -71,6 +77,18 @@ class Settings:
     # often it makes sure the partitions ahead of the newest run exist.
     prune_interval_s: float = 3600.0
     partition_interval_s: float = 60.0
+    # Webhooks (README "Webhooks"): the server's public address for links in events
+    # (empty: links are paths), how often each process delivers due webhooks (0 turns
+    # its worker off), the request timeout, the retry backoff (doubling from the base up
+    # to the maximum) and when a delivery fails for good; and whether endpoints may be
+    # private, loopback or link-local addresses (off: only public addresses).
+    public_url: str = ""
+    webhook_interval_s: float = 1.0
+    webhook_timeout_s: float = 10.0
+    webhook_retry_base_s: float = 10.0
+    webhook_retry_max_s: float = 3600.0
+    webhook_give_up_s: float = 24 * 3600.0
+    webhook_allow_private: bool = False
     extra: dict[str, str] = field(default_factory=dict)
 
     @classmethod
@@ -93,6 +111,9 @@ class Settings:
             values["session_max_age_s"] = int(env["RUNHUB_SESSION_MAX_AGE_S"])
         if env.get("RUNHUB_PASSWORD_CHECKS"):
             values["password_checks"] = int(env["RUNHUB_PASSWORD_CHECKS"])
+        if env.get("RUNHUB_WEBHOOK_ALLOW_PRIVATE"):
+            allow = env["RUNHUB_WEBHOOK_ALLOW_PRIVATE"].lower() not in ("0", "false", "no")
+            values["webhook_allow_private"] = allow
         for name, kind in _TYPED_SETTINGS.items():
             if env.get(f"RUNHUB_{name.upper()}"):
                 values[name] = kind(env[f"RUNHUB_{name.upper()}"])

@@ -74,6 +74,13 @@ def world(api: Api, engine: Engine) -> World:
         milestone_id = admin.create_milestone(conn, api.project_id, "M1", ["shape"])
         user_id = admin.create_user(conn, "extra@example.com", "Extra", "member")
     source_id = api.run(run_id)["result"]["source_id"]
+    hook = {"url": "https://93.184.216.34/hook", "events": ["run.created"]}
+    webhook = api.post(f"/projects/{api.project_id}/webhooks", hook)
+    assert webhook.status_code == 201, webhook.text
+    assert api.post(f"/webhooks/{webhook.json()['id']}/ping").status_code == 201
+    quiet_webhook = api.post(f"/projects/{api.other_project_id}/webhooks", hook)
+    # A pinned run, so the project's pinned runs list one.
+    assert api.post(f"/automation/runs/{base_run_id}/pin").status_code == 200
     return World(
         ids={
             "project_id": api.project_id,
@@ -86,6 +93,8 @@ def world(api: Api, engine: Engine) -> World:
             "entry_id": response.json()["id"],
             "group_id": groups[0]["id"],
             "failing_run_id": failing_run_id,
+            "webhook_id": webhook.json()["id"],
+            "quiet_webhook_id": quiet_webhook.json()["id"],  # without deliveries
         }
     )
 
@@ -113,7 +122,11 @@ def _call(
 
 
 # Required properties that take only some strings.
-VALID_VALUES = {"mode": "mute"}
+VALID_VALUES: dict[str, Any] = {
+    "mode": "mute",
+    "url": "https://93.184.216.34/hook",
+    "events": ["run.created"],
+}
 
 
 def _valid_body(endpoint: Endpoint) -> Any:
@@ -320,6 +333,7 @@ def test_list_answers_the_page_envelope(
         run_project = admin.create_project(conn, "Holds one run without results")
     empty_run = api.create_run(project_id=run_project)
     ids = {**world.ids, "project_id": empty_project, "run_id": empty_run}
+    ids["webhook_id"] = world.ids["quiet_webhook_id"]
     response = _call(api, "GET", _path(endpoint, ids), **EMPTY_QUERIES.get(endpoint.path, {}))
     assert response.status_code == 200, response.text
     body = response.json()

@@ -9,7 +9,16 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from runhub.api import analytics, catalog, failure_groups, quarantine, runs, schemas
+from runhub.api import (
+    analytics,
+    catalog,
+    failure_groups,
+    quarantine,
+    retention,
+    runs,
+    schemas,
+    webhooks,
+)
 
 Handler = Callable[[Request], Awaitable[Response]]
 
@@ -322,6 +331,125 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         body=schemas.FailureCategory,
         body_is_list=True,
         tag="failure-groups",
+    ),
+)
+
+
+# runhub's own: webhooks (README "Webhooks"), admins only.
+ENDPOINTS += (
+    Endpoint(
+        "GET",
+        "/projects/{project_id}/webhooks",
+        webhooks.list_webhooks,
+        "List the webhook endpoints of a project (runhub; admins)",
+        "page",
+        query=PAGE,
+        tag="webhooks",
+    ),
+    Endpoint(
+        "POST",
+        "/projects/{project_id}/webhooks",
+        webhooks.create_webhook,
+        "Add a webhook endpoint to a project (runhub; admins)",
+        "created",
+        body=schemas.WebhookCreate,
+        tag="webhooks",
+    ),
+    Endpoint(
+        "GET",
+        "/webhooks/{webhook_id}",
+        webhooks.get_webhook,
+        "Get a webhook endpoint; its secret is never shown (runhub; admins)",
+        "row",
+        tag="webhooks",
+    ),
+    Endpoint(
+        "PATCH",
+        "/webhooks/{webhook_id}",
+        webhooks.update_webhook,
+        "Change a webhook endpoint (runhub; admins)",
+        "row",
+        body=schemas.WebhookUpdate,
+        tag="webhooks",
+    ),
+    Endpoint(
+        "DELETE",
+        "/webhooks/{webhook_id}",
+        webhooks.delete_webhook,
+        "Remove a webhook endpoint with its deliveries (runhub; admins)",
+        "empty",
+        tag="webhooks",
+    ),
+    Endpoint(
+        "GET",
+        "/webhooks/{webhook_id}/deliveries",
+        webhooks.list_deliveries,
+        "The deliveries of a webhook endpoint, newest first, with their attempts (runhub)",
+        "page",
+        query=PAGE,
+        tag="webhooks",
+    ),
+    Endpoint(
+        "POST",
+        "/webhooks/{webhook_id}/ping",
+        webhooks.ping_webhook,
+        "Queue a test delivery (event ping) to a webhook endpoint (runhub; admins)",
+        "created",
+        tag="webhooks",
+    ),
+)
+
+# runhub's own: retention settings and pinned runs (README "Retention").
+ENDPOINTS += (
+    Endpoint(
+        "GET",
+        "/projects/{project_id}/retention",
+        retention.get_retention,
+        "The project's retention: days runs and passed results' details are kept (runhub)",
+        "row",
+        tag="retention",
+    ),
+    Endpoint(
+        "PUT",
+        "/projects/{project_id}/retention",
+        retention.set_retention,
+        "Set the project's retention; null keeps forever (runhub; admins)",
+        "row",
+        body=schemas.RetentionUpdate,
+        tag="retention",
+    ),
+    Endpoint(
+        "GET",
+        "/projects/{project_id}/pinned-runs",
+        retention.list_pinned_runs,
+        "The project's pinned runs, kept whatever the retention, newest pin first (runhub)",
+        "page",
+        query=PAGE,
+        tag="retention",
+    ),
+    Endpoint(
+        "GET",
+        "/automation/runs/{run_id}/pin",
+        retention.get_pin,
+        "Whether a run is pinned, by whom and when (runhub)",
+        "row",
+        tag="retention",
+    ),
+    Endpoint(
+        "POST",
+        "/automation/runs/{run_id}/pin",
+        retention.pin_run,
+        "Pin a run: retention never deletes it; pinning again changes nothing (runhub)",
+        "row",
+        tag="retention",
+    ),
+    Endpoint(
+        "DELETE",
+        "/automation/runs/{run_id}/pin",
+        retention.unpin_run,
+        "Unpin a run; unpinning an unpinned run changes nothing (runhub)",
+        "empty",
+        tag="retention",
     ),
 )
 

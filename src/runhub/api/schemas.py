@@ -156,10 +156,48 @@ class FailureCategory(Struct, omit_defaults=True, rename={
     flaky: bool | None = None
 
 
+WebhookEvent = Literal["run.created", "run.completed", "quarantine.changed", "case.state_changed"]
+WebhookUrl = Annotated[str, Meta(min_length=1, max_length=2048)]
+WebhookSecret = Annotated[str, Meta(min_length=1, max_length=200)]
+WebhookEvents = Annotated[list[WebhookEvent], Meta(min_length=1, max_length=4)]
+
+
+class WebhookCreate(Struct, omit_defaults=True):
+    """runhub's own: a project's webhook endpoint (README "Webhooks")."""
+
+    url: WebhookUrl
+    events: WebhookEvents
+    format: Literal["plain", "slack"] = "plain"
+    secret: WebhookSecret | None = None
+    is_active: bool = True
+
+
+class WebhookUpdate(Struct, omit_defaults=True):
+    """runhub's own: the properties of a webhook endpoint to change (`secret: null`
+    removes the secret)."""
+
+    url: WebhookUrl | msgspec.UnsetType = msgspec.UNSET
+    events: WebhookEvents | msgspec.UnsetType = msgspec.UNSET
+    format: Literal["plain", "slack"] | msgspec.UnsetType = msgspec.UNSET
+    secret: WebhookSecret | None | msgspec.UnsetType = msgspec.UNSET
+    is_active: bool | msgspec.UnsetType = msgspec.UNSET
+
+
+RetentionDays = Annotated[int, Meta(ge=1, le=36500)]
+
+
+class RetentionUpdate(Struct):
+    """runhub's own: a project's retention (README "Retention"); null or omitted keeps
+    forever. `passed_detail_days` must not exceed `run_days` when both are set."""
+
+    run_days: RetentionDays | None = None
+    passed_detail_days: RetentionDays | None = None
+
+
 def json_schema_components() -> tuple[tuple[dict[str, Any], ...], dict[str, Any]]:
     """JSON Schema for every request body, for the OpenAPI document."""
     bodies = (
         RunCreate, Resources, RunComplete, ThreadCreate, ThreadAppend, ThreadComplete,
-        QuarantineCreate, FailureCategory,
+        QuarantineCreate, FailureCategory, WebhookCreate, WebhookUpdate, RetentionUpdate,
     )  # fmt: skip
     return msgspec.json.schema_components(bodies, ref_template="#/components/schemas/{name}")

@@ -1,4 +1,4 @@
-"""`runhub admin ...`: users, tokens, projects, membership and milestones."""
+"""`runhub admin ...`: users, tokens, projects, membership, milestones and retention."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy.exc import OperationalError
 
+from runhub.cli import admin_retention
 from runhub.cli.common import add_database_option, database_unreachable, fail, open_engine
 from runhub.db.engine import write_tx
 from runhub.services import admin
@@ -83,6 +84,8 @@ def register(commands: argparse._SubParsersAction) -> None:
         metavar="TAG",
         help="runs tagged TAG link to this milestone (repeatable)",
     )
+
+    admin_retention.register(command, _positive)
 
 
 def _run(args: argparse.Namespace, action: Callable[[Any], Any]) -> Any:

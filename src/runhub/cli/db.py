@@ -6,6 +6,7 @@ import argparse
 
 from sqlalchemy.exc import OperationalError
 
+from runhub.cli import db_backup
 from runhub.cli.common import add_database_option, database_unreachable, open_engine
 from runhub.db.migrate import current_revision, head_revision, upgrade
 
@@ -38,6 +39,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     )
     add_database_option(prune)
     prune.set_defaults(handler=run_prune)
+    db_backup.register(sub)  # backup and restore
 
 
 def run_upgrade(args: argparse.Namespace) -> int:

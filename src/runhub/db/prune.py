@@ -275,11 +275,15 @@ def delete_groups(conn: Connection, group_ids: list[int]) -> None:
     conn.execute(delete(failure_groups).where(failure_groups.c.id.in_(group_ids)))
 
 
-def resultless_cases(conn: Connection, project_id: int, after_id: int, limit: int) -> list[Any]:
+def resultless_cases(
+    conn: Connection, project_id: int, after_id: int, limit: int, before: datetime
+) -> list[Any]:
     """Up to `limit` of the project's cases after `after_id` (by id), each with whether it
-    has no result left and no quarantine entry (then it goes)."""
+    goes: no result left, no quarantine entry, and no result stored since `before` (the
+    runs' cutoff: a case whose newest results still wait in an appended batch stays)."""
     cases = automation_cases
     gone = and_(
+        cases.c.updated_at < before,
         ~exists().where(tests.c.case_id == cases.c.id),
         ~exists().where(quarantine_entries.c.case_id == cases.c.id),
     )
@@ -290,6 +294,13 @@ def resultless_cases(conn: Connection, project_id: int, after_id: int, limit: in
         .limit(limit)
     )
     return list(conn.execute(query).all())
+
+
+def newest_case_id(conn: Connection, project_id: int) -> int:
+    query = select(func.max(automation_cases.c.id)).where(
+        automation_cases.c.project_id == project_id
+    )
+    return int(conn.execute(query).scalar_one() or 0)
 
 
 def delete_cases(conn: Connection, case_ids: list[int]) -> None:

@@ -689,3 +689,58 @@ pruned_details = Table(
     Column("run_id", BigInteger, primary_key=True, autoincrement=False),
     _ts("pruned_at", nullable=False),
 )
+
+# Webhooks (README "Webhooks"): per project, endpoints that get events, and the outbox.
+# `events` is a comma-separated subset of services.webhooks.EVENTS; the secret (for the
+# HMAC signature) is kept as given, since signing needs it, and never answered.
+webhook_endpoints = Table(
+    "webhook_endpoints",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("project_id", ForeignKey("projects.id"), nullable=False),
+    Column("url", String(2048), nullable=False),
+    Column("secret", String(200)),
+    Column("events", String(200), nullable=False),
+    Column("format", String(16), nullable=False),  # plain or slack
+    Column("is_active", Boolean, nullable=False),
+    _ts("created_at", nullable=False),
+    Column("created_by", BigInteger),
+    _ts("updated_at"),
+    Column("updated_by", BigInteger),
+    Index("ix_webhook_endpoints_project", "project_id", "id"),
+)
+
+# The outbox: one row per event and endpoint, written in the transaction of what caused
+# the event; delivery workers of every process claim due rows (state 1 pending, 2
+# delivered, 3 failed). While pending, next_attempt_at is when it is due (a claim moves it
+# on by a lease, so a crashed worker's row comes due again).
+webhook_deliveries = Table(
+    "webhook_deliveries",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("endpoint_id", BigInteger, nullable=False),
+    Column("project_id", BigInteger, nullable=False),
+    Column("event", String(32), nullable=False),
+    Column("payload", Text, nullable=False),
+    Column("state", SmallInteger, nullable=False),
+    Column("attempts", Integer, nullable=False),
+    _ts("next_attempt_at"),
+    _ts("created_at", nullable=False),
+    _ts("delivered_at"),
+    Column("last_response_code", Integer),
+    Index("ix_webhook_deliveries_due", "state", "next_attempt_at"),
+    Index("ix_webhook_deliveries_endpoint", "endpoint_id", "id"),
+)
+
+# Each delivery attempt: the response code, or the error when there was no response.
+webhook_attempts = Table(
+    "webhook_attempts",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("delivery_id", BigInteger, nullable=False),
+    _ts("attempted_at", nullable=False),
+    Column("response_code", Integer),
+    Column("error", String(500)),
+    Column("elapsed_ms", Integer, nullable=False),
+    Index("ix_webhook_attempts_delivery", "delivery_id", "id"),
+)

@@ -22,7 +22,7 @@ from runhub.db import analytics as db
 from runhub.db import runs as runs_db
 from runhub.db.engine import read_tx, write_tx
 from runhub.errors import NotFound
-from runhub.services import batches, quarantine
+from runhub.services import batches, quarantine, webhooks
 from runhub.services.access import Principal, can_see_project, visible_project
 from runhub.services.batches import IDLE_S, AppendActivity
 from runhub.services.outcomes import (
@@ -81,15 +81,19 @@ def analyze_pending(
             if run_id is None:
                 return done
             batches.settle_run_in(conn, run_id)  # when another process took `queued`
-            analyze_run(conn, run_id, rules)
+            watch = webhooks.fold_watch(conn, run_id)  # None without webhooks for it
+            analyze_run(conn, run_id, rules, watch)
             run_summary.store(conn, run_id)  # after the run's health: it counts flaky ones
             failure_groups.group_run(conn, run_id)
+            webhooks.emit_fold(conn, watch)  # run.completed, case.state_changed
             db.dequeue(conn, run_id)
         done += 1
     return done
 
 
-def analyze_run(conn: Connection, run_id: int, rules: HealthRules) -> None:
+def analyze_run(
+    conn: Connection, run_id: int, rules: HealthRules, watch: webhooks.FoldWatch | None = None
+) -> None:
     run = runs_db.run_by_id(conn, run_id)
     if run is None or not run["is_completed"]:
         return
@@ -125,6 +129,8 @@ def analyze_run(conn: Connection, run_id: int, rules: HealthRules) -> None:
         commits = db.run_commits(conn, run_ids)
         for case_id, window in windows.items():
             found[case_id] = (stored_window(window), evaluate(window, commits, rules))
+        if watch is not None and branch == ALL_BRANCHES:  # (all-pass windows stay healthy)
+            watch.note_states(conn, {case_id: found[case_id][1] for case_id in windows})
         rows = []
         for case_id in case_ids:
             text, health = found[case_id]

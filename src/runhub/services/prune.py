@@ -47,6 +47,7 @@ BATCH_TARGET_MS = 20.0
 ADVISORY_LOCK_KEY = 0x72756E68_70727565 % (2**63)  # "runhpru"
 VACUUM_PAGES_START = 2_000
 LOCK_NOT_AVAILABLE = "55P03"
+FIRST_PASS_AFTER_S = 60.0  # after a process starts (or RUNHUB_PRUNE_INTERVAL_S if shorter)
 
 KEEP_RESULT = "NOT EXISTS (SELECT 1 FROM prune_queue q WHERE q.run_id = x.run_id AND q.kind = 1)"
 KEEP_DETAIL = (
@@ -115,9 +116,9 @@ class _Batches:
             if done <= 0:
                 return total
             if elapsed_ms < BATCH_TARGET_MS / 2:
-                size = min(most, size * 2)
+                size = min(most, size + max(1, size // 2))
             elif elapsed_ms > BATCH_TARGET_MS:
-                size = max(1, size // 2)
+                size = max(1, int(size * BATCH_TARGET_MS / elapsed_ms))
 
 
 def _expire_runs(project_id: int, cutoff: datetime, now: datetime, conn: Any, size: int) -> int:
@@ -158,18 +159,16 @@ def _batches_pending(engine: Engine, lo: int | None, hi: int) -> bool:
         return sql.batches_between(conn, lo, hi) > 0
 
 
-def _remove_partitions(engine: Engine, report: PruneReport) -> int | None:
-    """Drop or rewrite the closed partitions holding queued runs. Returns the lowest run id
-    of the partitions left to batched deletes (the newest one and up), or None."""
+def _remove_partitions(engine: Engine, report: PruneReport) -> None:
+    """Drop or rewrite the closed partitions holding queued runs (what is queued in the
+    newest partitions is left to the batched deletes)."""
     with read_tx(engine) as conn:
         newest = partitions.newest_run_id(conn)
         layout = {t: partitions.list_partitions(conn, t) for t in partitions.PARTITIONED_TABLES}
-    ranges = [p for p in layout["automation_run_tests"] if p.hi is not None]
-    open_from = next((p.lo for p in ranges if p.hi is not None and p.hi > newest), None)
-    for part in ranges:
+    # Closed: the newest run's id is past the range, so no new run's rows go there.
+    closed = [p for p in layout["automation_run_tests"] if p.hi is not None and p.hi <= newest]
+    for part in closed:
         assert part.hi is not None
-        if open_from is not None and part.hi > open_from:
-            continue
         with read_tx(engine) as conn:
             entries = sql.queued_between(conn, part.lo, part.hi)
         if not entries:
@@ -198,7 +197,6 @@ def _remove_partitions(engine: Engine, report: PruneReport) -> int | None:
             if not _lock_not_available(exc):
                 raise
             report.deferred.append(f"partition {part.name}: a lock was busy")
-    return open_from
 
 
 def _remove_queued(batches: _Batches, report: PruneReport) -> None:
@@ -221,13 +219,17 @@ def _delete_orphan_groups(project_id: int, conn: Any, size: int) -> int:
 class _CaseSweep:
     """Walks a project's cases in id order, deleting those with no result left."""
 
-    def __init__(self, project_id: int) -> None:
+    def __init__(self, project_id: int, before: datetime, last_id: int) -> None:
         self.project_id = project_id
+        self.before = before
+        self.last_id = last_id  # the newest case when the pass began: the walk ends there
         self.after_id = 0
         self.deleted = 0
 
     def __call__(self, conn: Any, size: int) -> int:
-        rows = sql.resultless_cases(conn, self.project_id, self.after_id, size)
+        if self.after_id >= self.last_id:
+            return 0
+        rows = sql.resultless_cases(conn, self.project_id, self.after_id, size, self.before)
         if not rows:
             return 0
         self.after_id = rows[-1].id
@@ -238,13 +240,18 @@ class _CaseSweep:
         return len(rows)
 
 
-def _tidy(engine: Engine, batches: _Batches, report: PruneReport) -> None:
+def _tidy(engine: Engine, now: datetime, batches: _Batches, report: PruneReport) -> None:
     with read_tx(engine) as conn:
-        project_ids = [r.project_id for r in sql.retention_settings(conn)]
-    for project_id in project_ids:
-        step = functools.partial(_delete_orphan_groups, project_id)
+        settings = sql.retention_settings(conn)
+    for retention in settings:
+        if retention.run_days is None:
+            continue  # only passed details go: no result, hence no case or group, does
+        step = functools.partial(_delete_orphan_groups, retention.project_id)
         report.groups_deleted += batches.run(step, 200, 5_000)
-        sweep = _CaseSweep(project_id)
+        with read_tx(engine) as conn:
+            last_id = sql.newest_case_id(conn, retention.project_id)
+        cutoff = sql.cutoff(now, retention.run_days)
+        sweep = _CaseSweep(retention.project_id, cutoff, last_id)
         batches.run(sweep, 500, 20_000)
         report.cases_deleted += sweep.deleted
 
@@ -282,7 +289,7 @@ def prune(engine: Engine, now: datetime | None = None) -> PruneReport:
     if not is_sqlite(engine):
         _remove_partitions(engine, report)
     _remove_queued(batches, report)
-    _tidy(engine, batches, report)
+    _tidy(engine, now, batches, report)
     if is_sqlite(engine):
         _sqlite_vacuum(batches)
     report.bytes_after = database_bytes(engine)
@@ -372,7 +379,7 @@ class RetentionPruner(BackgroundThread):
         self.partition_interval_s = partition_interval_s
 
     def _loop(self) -> None:
-        next_prune = time.monotonic() + min(self.interval_s, 60.0)
+        next_prune = time.monotonic() + min(self.interval_s, FIRST_PASS_AFTER_S)
         tick_s = min(self.interval_s, self.partition_interval_s)
         while True:
             try:
@@ -383,7 +390,7 @@ class RetentionPruner(BackgroundThread):
                         if mine:
                             report = prune(self.engine)
                             if report.runs_deleted or report.runs_with_details_pruned:
-                                log.info("retention: %s", "; ".join(report.lines()))
+                                log.info("retention pass: %s", "; ".join(report.lines()))
             except Exception:  # retried on the next tick
                 log.warning("retention pass failed", exc_info=True)
             if self._stop.wait(tick_s):

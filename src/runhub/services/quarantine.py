@@ -22,7 +22,7 @@ from runhub.db import insights as insights_db
 from runhub.db import quarantine as db
 from runhub.db.engine import read_tx, write_tx
 from runhub.errors import NotFound, invalid
-from runhub.services import batches
+from runhub.services import batches, webhooks
 from runhub.services.access import Principal, can_see_project, require_write, visible_project
 from runhub.services.outcomes import run_outcomes
 from runhub.services.paging import PageRequest, envelope
@@ -96,7 +96,7 @@ def create(engine: Engine, who: Principal, project_id: int, body: QuarantineCrea
                 f"The automation case {case['id']} already has an active quarantine entry "
                 f"(id {existing}); end it first.",
             )
-        return db.insert_entry(
+        entry_id = db.insert_entry(
             conn,
             project_id=project_id,
             source_id=case["source_id"],
@@ -108,6 +108,8 @@ def create(engine: Engine, who: Principal, project_id: int, body: QuarantineCrea
             created_at=now,
             created_by=who.user_id,
         )
+        webhooks.quarantine_changed(conn, entry_id, "added")
+        return entry_id
 
 
 def end(engine: Engine, who: Principal, entry_id: int) -> None:
@@ -117,7 +119,13 @@ def end(engine: Engine, who: Principal, entry_id: int) -> None:
         if entry is None or not can_see_project(conn, who, entry["project_id"]):
             raise NotFound("The quarantine entry does not exist or you do not have access to it.")
         require_write(who)
-        db.end_entry(conn, entry_id, utcnow(), who.user_id)
+        now = utcnow()
+        was_active = entry["removed_at"] is None and (
+            entry["expires_at"] is None or entry["expires_at"] > now
+        )
+        db.end_entry(conn, entry_id, now, who.user_id)
+        if was_active:
+            webhooks.quarantine_changed(conn, entry_id, "ended")
 
 
 def list_entries(

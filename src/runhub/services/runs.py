@@ -15,7 +15,7 @@ from runhub.db import runs as db
 from runhub.db.engine import read_tx, write_tx
 from runhub.db.schema import automation_sources, configs, milestones, users
 from runhub.errors import NotFound, invalid
-from runhub.services import render, vcs
+from runhub.services import render, vcs, webhooks
 from runhub.services.access import Principal, can_see_project, require_write, visible_project
 from runhub.services.paging import PageRequest, envelope
 from runhub.services.resources import artifact_rows, field_rows, link_rows
@@ -57,6 +57,7 @@ def create_run(engine: Engine, who: Principal, project_id: int, body: RunCreate)
             created_by=who.user_id,
         )
         _store_resources(conn, run_id, body)
+        webhooks.run_created(conn, project_id, run_id)
         return run_id
 
 

@@ -19,6 +19,7 @@ from runhub.web import (
     quarantine,
     run,
     tests_page,
+    webhooks,
 )
 from runhub.web.common import WEB_DIR
 from runhub.web.errors import error_page, sign_in_redirect
@@ -35,6 +36,8 @@ def web_routes() -> list[BaseRoute]:
         Route("/projects/{project_id}", pages.project_runs_page, methods=GET),
         Route("/projects/{project_id}/tests", tests_page.tests_page, methods=GET),
         Route("/projects/{project_id}/quarantine", quarantine.project_page, methods=GET),
+        Route("/projects/{project_id}/webhooks", webhooks.project_page, methods=GET),
+        Route("/projects/{project_id}/webhooks", webhooks.project_post, methods=POST),
         Route("/sources/{source_id}", pages.source_page, methods=GET),
         Route("/runs/{run_id}", run.run_page, methods=GET),
         Route("/runs/{run_id}/counts.json", run.run_counts, methods=GET),
