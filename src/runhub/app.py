@@ -18,7 +18,7 @@ from starlette.routing import Route
 
 from runhub.api.common import RateLimiter, json_response
 from runhub.api.docs import docs_routes
-from runhub.api.metrics import RequestMetrics, metrics_endpoint
+from runhub.api.metrics import metrics_endpoint, metrics_from_env
 from runhub.api.middleware import AccessLogMiddleware, ApiAuthMiddleware, GZipReadsMiddleware
 from runhub.api.openapi import build_openapi
 from runhub.api.routes import api_routes
@@ -158,9 +158,14 @@ def create_app(settings: Settings, engine: Engine | None = None) -> Starlette:
         if owns_engine:
             db.dispose()
 
-    metrics = RequestMetrics()
+    metrics = metrics_from_env(db)
     middleware = [
-        Middleware(AccessLogMiddleware, metrics=metrics, log_lines=settings.access_log),
+        Middleware(
+            AccessLogMiddleware,
+            metrics=metrics,
+            log_lines=settings.access_log,
+            log_format=settings.access_log_format,
+        ),
         Middleware(GZipReadsMiddleware),
         Middleware(ApiAuthMiddleware, engine=db, rate_limiter=rate_limiter),
     ]

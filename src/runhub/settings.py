@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 DEFAULT_DATABASE_URL = "sqlite:///runhub.db"
 MIB = 1024 * 1024
 SQLITE_SYNCHRONOUS_MODES = ("NORMAL", "FULL", "EXTRA")
+ACCESS_LOG_FORMATS = ("plain", "json")
 DEFAULT_PASSWORD_CHECKS = 2
 
 
@@ -51,6 +52,8 @@ class Settings:
     pool_size: int = 10
     # Access log on stderr, one line per request.
     access_log: bool = True
+    # Access log lines: "plain" text or "json" (one JSON object a line).
+    access_log_format: str = "plain"
     # Web UI sessions end this long after sign-in (decisions.md "Web UI": 14 days).
     session_max_age_s: int = 14 * 24 * 3600
     # Password hashes (argon2, 64 MiB each) computed at once per process (decisions.md
@@ -107,6 +110,8 @@ class Settings:
             values["pool_size"] = int(env["RUNHUB_POOL_SIZE"])
         if env.get("RUNHUB_ACCESS_LOG"):
             values["access_log"] = env["RUNHUB_ACCESS_LOG"].lower() not in ("0", "false", "no")
+        if env.get("RUNHUB_ACCESS_LOG_FORMAT"):
+            values["access_log_format"] = env["RUNHUB_ACCESS_LOG_FORMAT"].strip().lower()
         if env.get("RUNHUB_SESSION_MAX_AGE_S"):
             values["session_max_age_s"] = int(env["RUNHUB_SESSION_MAX_AGE_S"])
         if env.get("RUNHUB_PASSWORD_CHECKS"):
@@ -127,3 +132,7 @@ class Settings:
                 f"RUNHUB_SQLITE_SYNCHRONOUS must be one of {', '.join(SQLITE_SYNCHRONOUS_MODES)}"
             )
         object.__setattr__(self, "sqlite_synchronous", mode)
+        if self.access_log_format not in ACCESS_LOG_FORMATS:
+            raise ValueError(
+                f"RUNHUB_ACCESS_LOG_FORMAT must be one of {', '.join(ACCESS_LOG_FORMATS)}"
+            )

@@ -63,6 +63,7 @@ async def read_body(request: Request, max_bytes: int) -> bytes:
             raise PayloadTooLarge(f"The request body is larger than {max_bytes} bytes.")
         chunks.append(chunk)
     raw = b"".join(chunks)
+    request.state.body_bytes = size  # as sent: the ingest metrics count it
     encoding = request.headers.get("content-encoding", "identity").strip().lower()
     if encoding in ("", "identity"):
         return raw

@@ -48,6 +48,7 @@ async def append_run(request: Request) -> Response:
     run_id = path_id(request, "run_id")
     body = await parse(request, Resources)
     await call(request, runs.append_to_run, run_id, body)
+    request.app.state.metrics.appended("run", 0, request.state.body_bytes)
     return no_content()
 
 
@@ -83,6 +84,8 @@ async def append_thread(request: Request) -> Response:
     key = idempotency_key(request)
     body = await parse(request, ThreadAppend)
     await call(request, threads.append_to_thread, thread_id, body, key)
+    tests = len(body.tests or ())
+    request.app.state.metrics.appended("thread", tests, request.state.body_bytes)
     return no_content()
 
 

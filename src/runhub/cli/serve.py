@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import signal
 import sys
+import tempfile
 from typing import Any
 
 import uvicorn
 from sqlalchemy.exc import OperationalError
 
+from runhub.api.metrics import MULTIPROC_ENV
 from runhub.cli.common import (
     add_database_option,
     database_unreachable,
@@ -48,18 +51,43 @@ def register(commands: argparse._SubParsersAction) -> None:
     p.set_defaults(handler=run)
 
 
-def logging_config() -> dict[str, Any]:
-    return {
+def logging_config(access_log_format: str = "plain") -> dict[str, Any]:
+    config: dict[str, Any] = {
         "version": 1,
         "disable_existing_loggers": False,
-        "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
-        "handlers": {"stderr": {"class": "logging.StreamHandler", "formatter": "plain"}},
+        "formatters": {
+            "plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"},
+            "bare": {"format": "%(message)s"},
+        },
+        "handlers": {
+            "stderr": {"class": "logging.StreamHandler", "formatter": "plain"},
+            "stderr_bare": {"class": "logging.StreamHandler", "formatter": "bare"},
+        },
         "loggers": {
             "runhub": {"handlers": ["stderr"], "level": "INFO", "propagate": False},
             "uvicorn": {"handlers": ["stderr"], "level": "INFO", "propagate": False},
             "uvicorn.error": {"level": "INFO"},
         },
     }
+    if access_log_format == "json":  # the middleware writes whole JSON lines
+        config["loggers"]["runhub.access"] = {
+            "handlers": ["stderr_bare"],
+            "level": "INFO",
+            "propagate": False,
+        }
+    return config
+
+
+def metrics_directory(workers: int) -> str | None:
+    """A fresh, private (0700) directory for the workers' shared metrics, named in the
+    environment before uvicorn starts them; none for one worker (it keeps its metrics in
+    memory). Removed when `runhub serve` exits."""
+    os.environ.pop(MULTIPROC_ENV, None)
+    if workers < 2:
+        return None
+    path = tempfile.mkdtemp(prefix="runhub-metrics-")
+    os.environ[MULTIPROC_ENV] = path
+    return path
 
 
 def _exit_cleanly(signum: int, _frame: object) -> None:
@@ -78,7 +106,7 @@ def run(args: argparse.Namespace) -> int:
         ip.strip() for ip in os.environ.get("RUNHUB_TRUSTED_PROXIES", "").split(",") if ip.strip()
     ]
     try:
-        Settings.from_env()  # each worker builds its settings from the environment
+        settings = Settings.from_env()  # each worker builds its settings from the environment
     except ValueError as exc:
         fail(str(exc))
     url = database_url(args)
@@ -115,20 +143,25 @@ def run(args: argparse.Namespace) -> int:
     # re-raises the signal with the handlers it found; exit 0 then, not "killed by signal".
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, _exit_cleanly)
-    uvicorn.run(
-        "runhub.app:create_app_from_env",
-        factory=True,
-        host=args.host,
-        port=args.port,
-        workers=args.workers,
-        access_log=False,
-        log_config=logging_config(),
-        ssl_certfile=args.tls_cert,
-        ssl_keyfile=args.tls_key,
-        proxy_headers=bool(trusted),
-        forwarded_allow_ips=",".join(trusted) if trusted else None,
-        server_header=False,
-    )
+    metrics_dir = metrics_directory(args.workers)
+    try:
+        uvicorn.run(
+            "runhub.app:create_app_from_env",
+            factory=True,
+            host=args.host,
+            port=args.port,
+            workers=args.workers,
+            access_log=False,
+            log_config=logging_config(settings.access_log_format),
+            ssl_certfile=args.tls_cert,
+            ssl_keyfile=args.tls_key,
+            proxy_headers=bool(trusted),
+            forwarded_allow_ips=",".join(trusted) if trusted else None,
+            server_header=False,
+        )
+    finally:
+        if metrics_dir is not None:
+            shutil.rmtree(metrics_dir, ignore_errors=True)
     return 0
 
 
