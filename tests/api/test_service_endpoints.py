@@ -32,9 +32,11 @@ def test_metrics_count_requests(api: Api) -> None:
     api.get("/user")
     api.get("/user", who=None)
     text = api.client.get("/metrics").text
-    assert 'runhub_http_requests_total{method="GET",status="200"}' in text
-    assert 'runhub_http_requests_total{method="GET",status="401"} 1' in text
-    assert re.search(r"runhub_http_request_duration_seconds_count \d+", text)
+    assert 'runhub_http_requests_total{method="GET",route="/api/v1/user",status="200"}' in text
+    assert 'runhub_http_requests_total{method="GET",route="/api/v1/user",status="401"} 1.0' in text
+    assert re.search(
+        r'runhub_http_request_duration_seconds_count\{route="/api/v1/user"\} \d+', text
+    )
 
 
 def test_openapi_document_is_public_and_describes_bodies(client: TestClient) -> None:

@@ -116,7 +116,9 @@ def test_access_log_has_one_line_per_request_and_never_the_token(
     assert server.token not in log and bogus not in log and "Bearer" not in log
 
     lines = [line for line in log.splitlines() if "runhub.access" in line]
-    pattern = re.compile(r"runhub\.access: (\S+) (\S+) (\d{3}) (\d+\.\d)ms user=(\S+)$")
+    pattern = re.compile(
+        r"runhub\.access: (\S+) (\S+) (\d{3}) (\d+\.\d)ms user=(\S+) request_id=\S+$"
+    )
     parsed = [pattern.search(line) for line in lines]
     assert all(parsed), lines
     entries = [m.groups() for m in parsed if m]
