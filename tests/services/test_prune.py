@@ -35,6 +35,7 @@ from runhub.db.schema import (
     project_retention,
     prune_queue,
 )
+from runhub.services.batches import settle_run
 from runhub.services.health import HealthRules, analyze_pending
 from runhub.services.prune import plan, prune, prune_lock
 from runhub.timeutil import utcnow
@@ -63,11 +64,21 @@ def make_run(
         assert api.post(f"/automation/runs/{run_id}/complete").status_code == 204
     created = utcnow() - timedelta(days=age_days)
     touched = utcnow() - timedelta(days=kw.get("idle_days", age_days))
+    settle_run(engine, run_id)
     with write_tx(engine) as conn:
         conn.execute(
             update(automation_runs)
             .where(automation_runs.c.id == run_id)
             .values(created_at=created, updated_at=touched)
+        )
+        # A case's updated_at is when its latest result was stored: this run's time.
+        of_run = select(automation_run_tests.c.case_id).where(
+            automation_run_tests.c.run_id == run_id
+        )
+        conn.execute(
+            update(automation_cases)
+            .where(automation_cases.c.id.in_(of_run))
+            .values(updated_at=touched)
         )
     return run_id
 

@@ -66,10 +66,6 @@ def list_partitions(conn: Connection, table: str) -> list[Partition]:
     return ranges + default
 
 
-def is_partitioned(conn: Connection) -> bool:
-    return conn.dialect.name == "postgresql"
-
-
 def _set_lock_timeout(conn: Connection) -> None:
     conn.exec_driver_sql(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT_MS}ms'")
 

@@ -9,7 +9,6 @@ results (`delete_queued_rows`), or on PostgreSQL by dropping or rewriting their 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -32,7 +31,6 @@ from runhub.db.schema import (
     failure_group_runs,
     failure_group_tests,
     failure_groups,
-    project_retention,
     prune_queue,
     pruned_details,
     quarantine_entries,
@@ -44,24 +42,6 @@ KIND_PASSED_DETAILS = 2
 
 runs = automation_runs
 tests = automation_run_tests
-
-
-@dataclass(frozen=True)
-class Retention:
-    project_id: int
-    run_days: int | None
-    passed_detail_days: int | None
-
-
-def retention_settings(conn: Connection) -> list[Retention]:
-    rows = conn.execute(
-        select(
-            project_retention.c.project_id,
-            project_retention.c.run_days,
-            project_retention.c.passed_detail_days,
-        ).order_by(project_retention.c.project_id)
-    ).all()
-    return [Retention(*row) for row in rows if row[1] is not None or row[2] is not None]
 
 
 def _not_pinned() -> Any:
@@ -186,10 +166,8 @@ def delete_runs(conn: Connection, project_id: int, run_ids: list[int], now: date
     conn.execute(delete(runs).where(runs.c.id.in_(run_ids)))
 
 
-def queued(conn: Connection, limit: int, below_run_id: int | None = None) -> list[Any]:
+def queued(conn: Connection, limit: int) -> list[Any]:
     query = select(prune_queue).order_by(prune_queue.c.run_id).limit(limit)
-    if below_run_id is not None:
-        query = query.where(prune_queue.c.run_id < below_run_id)
     return list(conn.execute(query).mappings())
 
 

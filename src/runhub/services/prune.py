@@ -39,6 +39,7 @@ from runhub.background import BackgroundThread
 from runhub.db import partitions
 from runhub.db import prune as sql
 from runhub.db.engine import is_sqlite, read_tx, write_tx
+from runhub.services.retention import retention_of_all_projects
 from runhub.timeutil import utcnow
 
 log = logging.getLogger("runhub.prune")
@@ -135,7 +136,7 @@ def _expire_details(project_id: int, cutoff: datetime, now: datetime, conn: Any,
 
 def _expire(engine: Engine, now: datetime, batches: _Batches, report: PruneReport) -> None:
     with read_tx(engine) as conn:
-        settings = sql.retention_settings(conn)
+        settings = retention_of_all_projects(conn)
     for retention in settings:
         pid = retention.project_id
         if retention.run_days is not None:
@@ -242,7 +243,7 @@ class _CaseSweep:
 
 def _tidy(engine: Engine, now: datetime, batches: _Batches, report: PruneReport) -> None:
     with read_tx(engine) as conn:
-        settings = sql.retention_settings(conn)
+        settings = retention_of_all_projects(conn)
     for retention in settings:
         if retention.run_days is None:
             continue  # only passed details go: no result, hence no case or group, does
@@ -273,8 +274,7 @@ def database_bytes(engine: Engine) -> int:
     with read_tx(engine) as conn:
         if is_sqlite(engine):
             pages = conn.exec_driver_sql("PRAGMA page_count").scalar_one()
-            free, size = sql.sqlite_free_pages(conn)
-            del free
+            _, size = sql.sqlite_free_pages(conn)
             return int(pages) * size
         return int(conn.execute(text("SELECT pg_database_size(current_database())")).scalar_one())
 
@@ -302,7 +302,7 @@ def plan(engine: Engine, now: datetime | None = None) -> list[dict[str, Any]]:
     now = now or utcnow()
     found = []
     with read_tx(engine) as conn:
-        for retention in sql.retention_settings(conn):
+        for retention in retention_of_all_projects(conn):
             item: dict[str, Any] = {
                 "project_id": retention.project_id,
                 "run_days": retention.run_days,
