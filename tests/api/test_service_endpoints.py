@@ -10,7 +10,7 @@ from runhub.app import create_app
 from runhub.db.engine import make_engine
 from runhub.settings import Settings
 
-from ..helpers import Api
+from ..helpers import Api, make_test
 
 
 def test_healthz_answers_without_token(client: TestClient) -> None:
@@ -57,3 +57,16 @@ def test_docs_page_uses_only_local_assets(client: TestClient) -> None:
     assert sources and all(s.startswith("http://testserver/api/docs/static/") for s in sources)
     for source in sources:
         assert client.get(source).status_code == 200
+
+
+def test_request_ids_and_ingest_counters(api: Api) -> None:
+    sane = api.client.get("/healthz", headers={"X-Request-Id": "ci-42.a_b"})
+    assert sane.headers["X-Request-Id"] == "ci-42.a_b"
+    odd = api.client.get("/healthz", headers={"X-Request-Id": "no spaces/allowed"})
+    assert re.fullmatch(r"[0-9a-f]{32}", odd.headers["X-Request-Id"])
+    thread_id = api.create_thread(api.create_run())
+    assert api.append(thread_id, [make_test("a"), make_test("b")]).status_code == 204
+    text = api.client.get("/metrics").text
+    assert re.search(r"^runhub_ingest_tests_total 2\.0$", text, re.M)
+    assert re.search(r'^runhub_ingest_appends_total\{endpoint="thread"\} 1\.0$', text, re.M)
+    assert re.search(r'^runhub_queue_depth\{queue="analysis_runs"\} \d', text, re.M)
