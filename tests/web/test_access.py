@@ -164,6 +164,7 @@ def _post_routes(web: Web, sample: Sample) -> list[str]:
         "test_id": str(sample.failed_test_id),
         "entry_id": "1",
         "project_id": str(web.api.project_id),
+        "run_id": str(sample.run_id),
     }
     paths = []
     for route in web_routes():

@@ -184,8 +184,12 @@ def overview(engine: Engine, who: Principal, section: str) -> dict[str, Any]:
         if section == "users":
             return {"users": accounts.all_users(conn)}
         if section == "projects":
+            from runhub.services.retention import retention_of_projects
+
+            found = accounts.all_projects(conn)
             return {
-                "projects": accounts.all_projects(conn),
+                "projects": found,
+                "retention": retention_of_projects(conn, [p["id"] for p in found]),
                 "members": accounts.members_of_projects(conn),
                 "users": accounts.all_users(conn),
             }

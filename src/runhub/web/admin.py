@@ -7,7 +7,8 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
-from runhub.services import admin, status_admin
+from runhub.errors import Unprocessable
+from runhub.services import admin, retention, status_admin
 from runhub.services.access import ROLES, require_admin
 from runhub.services.admin import AdminError
 from runhub.services.status_admin import StatusChange, parse_aliases
@@ -84,12 +85,16 @@ async def admin_post(request: Request) -> Response:
             c, number("status_id"), status_change()
         ),
         "create_status": lambda c: status_admin.create_status(c, status_change()),
+        "set_retention": lambda c: retention.store(
+            c, number("project_id"), retention.parse_days(form.get("run_days"), "run_days"),
+            retention.parse_days(form.get("passed_detail_days"), "passed_detail_days"), me,
+        ),
     }  # fmt: skip
     if action not in actions:
         return await admin_page(request, section, f"unknown action {action!r}")
     try:
         await call(request, admin.perform, session.principal, actions[action])
-    except AdminError as exc:
+    except (AdminError, Unprocessable) as exc:
         return await admin_page(request, section, str(exc))
     return redirect(f"/admin/{section}?done={action}")
 

@@ -41,6 +41,7 @@ def web_routes() -> list[BaseRoute]:
         Route("/sources/{source_id}", pages.source_page, methods=GET),
         Route("/runs/{run_id}", run.run_page, methods=GET),
         Route("/runs/{run_id}/counts.json", run.run_counts, methods=GET),
+        Route("/runs/{run_id}/pin", run.pin_run, methods=POST),
         Route("/runs/{run_id}/compare", compare.compare_page, methods=GET),
         Route("/results/{test_id}", run.result_page, methods=GET),
         Route("/results/{test_id}/quarantine", quarantine.create_entry, methods=POST),

@@ -15,11 +15,21 @@ from runhub.api import params
 from runhub.api.common import json_response, path_id
 from runhub.db.schema import STATUS_SLOTS
 from runhub.errors import ApiError, invalid
-from runhub.services import failure_groups, insights, quarantine, results
+from runhub.services import failure_groups, insights, quarantine, results, retention
 from runhub.services.outcomes import BUCKETS
 from runhub.services.paging import PageRequest
 from runhub.web.charts import Point, axis_duration, bar_chart
-from runhub.web.common import call, css_color, duration, query_string, render, require_session, when
+from runhub.web.common import (
+    call,
+    css_color,
+    duration,
+    query_string,
+    redirect,
+    render,
+    require_session,
+    session_form,
+    when,
+)
 
 TEST_FILTERS = ("status", "thread", "folder", "q", "group")
 # A cause (failure group) lists its failures alone: choosing one drops these, and choosing
@@ -81,6 +91,7 @@ async def run_page(request: Request) -> Response:
     tests = await call(request, results.run_tests, who, run_id, test_filter)
     intel = await call(request, insights.run_insights, who, run_id, tests["tests"])
     item, expands = run["result"], run["expands"]
+    pinned = (await call(request, retention.pin_state, who, run_id))["result"]
     causes = None
     if item["is_completed"]:  # grouped when the analysis folds the completed run in
         causes = await call(
@@ -112,6 +123,8 @@ async def run_page(request: Request) -> Response:
             "failed_ids": failed_ids,
             "failures": sum(item.get(f"status{s}_count") or 0 for s in failed),
             "causes": causes,
+            "pinned": pinned,
+            "can_pin": who.role != "viewer",
             "intel": intel,
             "listing": listing,
             "buckets": BUCKETS,
@@ -190,3 +203,14 @@ def history_chart(data: dict, test_id: int) -> Markup:
         title=f"Duration and status of the last {len(points)} results",
         x_title="Run id, oldest to newest",
     )
+
+
+async def pin_run(request: Request) -> Response:
+    """POST /runs/{run_id}/pin (pin=1 pins, pin=0 unpins), then back to the run page."""
+    session, form = await session_form(request)
+    run_id = path_id(request, "run_id")
+    if form.get("pin") == "0":
+        await call(request, retention.unpin, session.principal, run_id)
+    else:
+        await call(request, retention.pin, session.principal, run_id)
+    return redirect(f"/runs/{run_id}")
