@@ -126,8 +126,14 @@ def create_app(settings: Settings, engine: Engine | None = None) -> Starlette:
         else None
     )
 
+    metrics = metrics_from_env(db)
     deliverer = (
-        WebhookDeliverer(db, DeliveryConfig.from_settings(settings), settings.webhook_interval_s)
+        WebhookDeliverer(
+            db,
+            DeliveryConfig.from_settings(settings),
+            settings.webhook_interval_s,
+            on_delivery=metrics.webhook_delivery,
+        )
         if settings.webhook_interval_s > 0
         else None
     )
@@ -158,7 +164,6 @@ def create_app(settings: Settings, engine: Engine | None = None) -> Starlette:
         if owns_engine:
             db.dispose()
 
-    metrics = metrics_from_env(db)
     middleware = [
         Middleware(
             AccessLogMiddleware,
@@ -187,7 +192,7 @@ def create_app(settings: Settings, engine: Engine | None = None) -> Starlette:
         lifespan=lifespan,
     )
     app.state.settings = settings
-    app.state.webhook_deliverer = deliverer  # its on_delivery may be set before startup
+    app.state.webhook_deliverer = deliverer
     app.state.engine = db
     app.state.rate_limiter = rate_limiter
     app.state.metrics = metrics

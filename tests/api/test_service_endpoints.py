@@ -69,4 +69,5 @@ def test_request_ids_and_ingest_counters(api: Api) -> None:
     text = api.client.get("/metrics").text
     assert re.search(r"^runhub_ingest_tests_total 2\.0$", text, re.M)
     assert re.search(r'^runhub_ingest_appends_total\{endpoint="thread"\} 1\.0$', text, re.M)
-    assert re.search(r'^runhub_queue_depth\{queue="analysis_runs"\} \d', text, re.M)
+    for queue in ("expansion_batches", "analysis_runs", "webhook_deliveries", "prune_runs"):
+        assert re.search(rf'^runhub_queue_depth\{{queue="{queue}"\}} \d', text, re.M), queue

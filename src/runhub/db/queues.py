@@ -6,7 +6,13 @@ from dataclasses import dataclass
 
 from sqlalchemy import Connection, Select, func, select
 
-from runhub.db.schema import analysis_queue, automation_run_batches
+from runhub.db.schema import (
+    analysis_queue,
+    automation_run_batches,
+    prune_queue,
+    webhook_deliveries,
+)
+from runhub.db.webhooks import PENDING
 
 
 @dataclass(frozen=True)
@@ -18,7 +24,6 @@ class QueueDepth:
     query: Select
 
 
-# A later stage (e.g. the webhook outbox) adds its row here.
 QUEUE_DEPTHS: list[QueueDepth] = [
     QueueDepth(
         "expansion_batches",
@@ -34,6 +39,16 @@ QUEUE_DEPTHS: list[QueueDepth] = [
         "analysis_runs",
         "completed runs waiting to be folded into case health",
         select(func.count()).select_from(analysis_queue),
+    ),
+    QueueDepth(
+        "webhook_deliveries",
+        "webhook deliveries not yet delivered (due or waiting to be retried)",
+        select(func.count()).where(webhook_deliveries.c.state == PENDING),
+    ),
+    QueueDepth(
+        "prune_runs",
+        "runs whose rows retention still has to remove",
+        select(func.count()).select_from(prune_queue),
     ),
 ]
 
