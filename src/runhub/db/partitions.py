@@ -75,13 +75,16 @@ def newest_run_id(conn: Connection) -> int:
     return int(conn.execute(text("SELECT last_value FROM automation_runs_id_seq")).scalar_one())
 
 
-def span_runs(conn: Connection) -> int:
-    """Run ids a new partition covers: about a day of runs (the runs of the last 24 hours),
-    at least MIN_SPAN_RUNS."""
-    recent = conn.execute(
-        text("SELECT count(*) FROM automation_runs WHERE created_at > now() - interval '1 day'")
-    ).scalar_one()
-    return max(MIN_SPAN_RUNS, int(recent))
+def span_runs(conn: Connection, newest: int) -> int:
+    """Run ids a new partition covers: about a day of runs (the ids taken in the last 24
+    hours), at least MIN_SPAN_RUNS. Reads the runs of one day, newest first, by id."""
+    day_old = conn.execute(
+        text(
+            "SELECT id FROM automation_runs WHERE created_at <= (now() AT TIME ZONE 'UTC') - interval '1 day'"
+            " ORDER BY id DESC LIMIT 1"
+        )
+    ).scalar_one_or_none()
+    return max(MIN_SPAN_RUNS, newest - int(day_old or 0))
 
 
 def _index_definitions(conn: Connection, table: str, target: str) -> list[str]:
@@ -120,7 +123,7 @@ def ensure_ahead(conn: Connection) -> list[str]:
     half a span of the newest range's end. Returns the partitions created."""
     created: list[str] = []
     newest = newest_run_id(conn)
-    span = span_runs(conn)
+    span = span_runs(conn, newest)
     for table in PARTITIONED_TABLES:
         ranges = [p for p in list_partitions(conn, table) if p.hi is not None]
         top = max((p.hi for p in ranges if p.hi is not None), default=1)
