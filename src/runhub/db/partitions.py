@@ -80,7 +80,8 @@ def span_runs(conn: Connection, newest: int) -> int:
     hours), at least MIN_SPAN_RUNS. Reads the runs of one day, newest first, by id."""
     day_old = conn.execute(
         text(
-            "SELECT id FROM automation_runs WHERE created_at <= (now() AT TIME ZONE 'UTC') - interval '1 day'"
+            "SELECT id FROM automation_runs"
+            " WHERE created_at <= (now() AT TIME ZONE 'UTC') - interval '1 day'"
             " ORDER BY id DESC LIMIT 1"
         )
     ).scalar_one_or_none()
