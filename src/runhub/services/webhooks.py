@@ -24,9 +24,9 @@ from runhub.db import runs as runs_db
 from runhub.db import webhooks as db
 from runhub.db.engine import read_tx, write_tx
 from runhub.errors import NotFound, invalid
-from runhub.services import render
+from runhub.services import quarantine, render
 from runhub.services.access import Principal, require_admin, visible_project
-from runhub.services.outcomes import BUCKETS, STATE_NAMES, Health, run_outcomes
+from runhub.services.outcomes import BUCKETS, STATE_NAMES, Health
 from runhub.services.paging import PageRequest, envelope
 from runhub.services.statuses import StatusTable
 from runhub.services.webhook_addresses import AddressRefused, check_registration
@@ -375,26 +375,21 @@ def completed_payload(conn: Connection, run_id: int) -> dict[str, Any]:
 
 def quarantined_failures(conn: Connection, run: dict[str, Any]) -> dict[str, Any]:
     """The run's tests whose outcome failed and that have an active quarantine entry."""
-    found: dict[str, Any] = {"count": 0, "tests": []}
-    active = quarantine_db.active_of_source(conn, run["project_id"], run["source_id"], utcnow())
-    if not active:
-        return found
-    table = StatusTable.cached(conn)
-    rows = insights_db.case_results_in_run(conn, run["id"], active)
-    outcomes, _ = run_outcomes(run["id"], rows, table.passed_ids, table.failed_ids)
-    failed = sorted(case_id for case_id, o in outcomes.items() if not o.passed)
+    modes = quarantine.quarantined_failures(conn, run)
+    failed = sorted(modes)
     cases = db.cases_by_ids(conn, failed[:QUARANTINED_LISTED])
-    found["count"] = len(failed)
-    found["tests"] = [
-        {
-            "case_id": case_id,
-            "name": cases[case_id]["name"] if case_id in cases else None,
-            "folder": cases[case_id]["folder"] if case_id in cases else None,
-            "mode": "mute" if active[case_id] == 1 else "skip",
-        }
-        for case_id in failed[:QUARANTINED_LISTED]
-    ]
-    return found
+    return {
+        "count": len(failed),
+        "tests": [
+            {
+                "case_id": case_id,
+                "name": cases[case_id]["name"] if case_id in cases else None,
+                "folder": cases[case_id]["folder"] if case_id in cases else None,
+                "mode": "mute" if modes[case_id] == 1 else "skip",
+            }
+            for case_id in failed[:QUARANTINED_LISTED]
+        ],
+    }
 
 
 def quarantine_changed(conn: Connection, entry_id: int, action: str) -> None:
