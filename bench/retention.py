@@ -62,6 +62,7 @@ from ingest import (  # noqa: E402
 )
 
 LOAD_BODY_TESTS = 100
+LOAD_KEYS = 5_000  # the load's tests: a project's suite, appended again and again
 PRUNE_AFTER_S = 3
 
 
@@ -109,9 +110,11 @@ def sizes(engine: Engine) -> dict[str, int]:
 
 
 class Load:
-    """One client appending bodies of LOAD_BODY_TESTS tests to one thread until stopped."""
+    """One client appending bodies of LOAD_BODY_TESTS tests (cycling through LOAD_KEYS
+    keys) to one thread until stopped."""
 
-    def __init__(self, port: int, token: str, project_id: int) -> None:
+    def __init__(self, port: int, token: str, project_id: int, interval_s: float) -> None:
+        self.interval_s = interval_s
         self.client = Client(port, token)
         run = {"name": "load", "source": "load"}
         run_id = self.client.post(f"/projects/{project_id}/automation/runs", run, 201)["id"]
@@ -129,12 +132,13 @@ class Load:
                  "status": "passed", "folder": "load", "elapsed": 1000}
                 for i in range(LOAD_BODY_TESTS)
             ]  # fmt: skip
-            self._offset += LOAD_BODY_TESTS
+            self._offset = (self._offset + LOAD_BODY_TESTS) % LOAD_KEYS
             body = json.dumps({"tests": tests}).encode()
             started = time.perf_counter()
             self.client.call("POST", path, body, 204)
             ended = time.perf_counter()
             self.samples.append((ended, (ended - started) * 1000))
+            self._stop.wait(max(0.0, self.interval_s - (ended - started)))
 
     def __enter__(self) -> Load:
         self._thread.start()
@@ -161,7 +165,6 @@ def bench(backend: str, args: argparse.Namespace, stack: ExitStack, tmp: str) ->
     started = time.perf_counter()
     stored = seed(engine, project_id, args)
     print(f"  seeded {stored:,} results in {time.perf_counter() - started:.0f} s")
-    before = sizes(engine)
     with write_tx(engine) as conn:
         conn.execute(
             insert(project_retention).values(
@@ -171,15 +174,17 @@ def bench(backend: str, args: argparse.Namespace, stack: ExitStack, tmp: str) ->
     plan_cmd = [RUNHUB, "db", "prune", "--dry-run", "--database", url]
     plan = subprocess.run(plan_cmd, capture_output=True, text=True, check=True)
     print("  " + plan.stdout.strip().replace("\n", "\n  "))
-    with Load(port, token, project_id) as floor_load:
+    expired = int(re.search(r"results (\d+)", plan.stdout).group(1))  # type: ignore[union-attr]
+    with Load(port, token, project_id, args.load_interval_s) as floor_load:
         time.sleep(args.floor_s)
     floor = [ms for _, ms in floor_load.samples]
+    before = sizes(engine)
     # A second server on the database prunes it (its first pass PRUNE_AFTER_S after it
     # starts); the client appends to it the whole time.
     env_b = {"RUNHUB_PRUNE_INTERVAL_S": str(PRUNE_AFTER_S), "RUNHUB_ANALYSIS_INTERVAL_S": "0"}
     port_b, _, _ = start_server(stack, url, tmp, f"{backend}-b", env_extra=env_b, with_token=False)
     log_path = Path(tmp) / f"server-{backend}-b.log"
-    with Load(port_b, token, project_id) as load:
+    with Load(port_b, token, project_id, args.load_interval_s) as load:
         deadline = time.monotonic() + 3600
         while "retention pass:" not in log_path.read_text() and time.monotonic() < deadline:
             time.sleep(0.05)
@@ -196,7 +201,12 @@ def bench(backend: str, args: argparse.Namespace, stack: ExitStack, tmp: str) ->
     def mib(key: str, found: dict[str, Any]) -> str:
         return f"{found[key] / 2**20:,.1f} MiB"
 
-    rows = [Row("prune wall time", backend, f"{prune_s:.1f} s", "-", "-", None)]
+    appended = LOAD_BODY_TESTS * len(during)
+    rows = [
+        Row("results seeded / expired", backend, f"{stored:,} / {expired:,}", "-", "-", None),
+        Row("prune wall time", backend, f"{prune_s:.1f} s", "-", "-", None),
+        Row("results appended during the pass", backend, f"{appended:,}", "-", "-", None),
+    ]
     for key in before:
         if key == "partitions":
             figure = f"{before[key]} -> {after[key]} partitions"
@@ -225,7 +235,10 @@ def main() -> None:
     parser.add_argument("--runs-per-day", type=int, default=100)
     parser.add_argument("--tests", type=int, default=200)
     parser.add_argument("--keep-days", type=int, default=30)
-    parser.add_argument("--floor-s", type=float, default=10.0, help="the floor's appends")
+    parser.add_argument("--floor-s", type=float, default=30.0, help="the floor's appends")
+    parser.add_argument(
+        "--load-interval-s", type=float, default=0.05, help="an append starts this often"
+    )
     args = parser.parse_args()
     rows: list[Row] = []
     tmp = tempfile.mkdtemp(prefix="runhub-bench-retention-")

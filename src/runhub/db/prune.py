@@ -254,24 +254,24 @@ def delete_groups(conn: Connection, group_ids: list[int]) -> None:
 
 
 def resultless_cases(
-    conn: Connection, project_id: int, after_id: int, limit: int, before: datetime
-) -> list[Any]:
-    """Up to `limit` of the project's cases after `after_id` (by id), each with whether it
-    goes: no result left, no quarantine entry, and no result stored since `before` (the
-    runs' cutoff: a case whose newest results still wait in an appended batch stays)."""
+    conn: Connection, project_id: int, after_id: int, up_to_id: int, before: datetime
+) -> list[int]:
+    """The project's cases with ids in (after_id, up_to_id] that go: no result left, no
+    quarantine entry, and no result stored since `before` (the runs' cutoff: a case whose
+    newest results still wait in an appended batch stays). The id window keeps each call
+    a primary-key range, however many cases the project has."""
     cases = automation_cases
-    gone = and_(
+    query = select(cases.c.id).where(
+        cases.c.id > after_id,
+        cases.c.id <= up_to_id,
+        # "+ 0": SQLite would otherwise walk the project's index (every case of the
+        # project) rather than the primary key's range.
+        cases.c.project_id + 0 == project_id,
         cases.c.updated_at < before,
         ~exists().where(tests.c.case_id == cases.c.id),
         ~exists().where(quarantine_entries.c.case_id == cases.c.id),
     )
-    query = (
-        select(cases.c.id, gone.label("gone"))
-        .where(cases.c.project_id == project_id, cases.c.id > after_id)
-        .order_by(cases.c.id)
-        .limit(limit)
-    )
-    return list(conn.execute(query).all())
+    return list(conn.execute(query).scalars())
 
 
 def newest_case_id(conn: Connection, project_id: int) -> int:

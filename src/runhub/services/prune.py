@@ -46,7 +46,8 @@ log = logging.getLogger("runhub.prune")
 
 BATCH_TARGET_MS = 20.0
 ADVISORY_LOCK_KEY = 0x72756E68_70727565 % (2**63)  # "runhpru"
-VACUUM_PAGES_START = 2_000
+VACUUM_PAGES_START = 256
+PAUSE_RATIO = 0.5  # after each transaction, rest this fraction of its time (ingest's turn)
 LOCK_NOT_AVAILABLE = "55P03"
 FIRST_PASS_AFTER_S = 60.0  # after a process starts (or RUNHUB_PRUNE_INTERVAL_S if shorter)
 
@@ -77,6 +78,7 @@ class PruneReport:
     bytes_after: int = 0
     elapsed_s: float = 0.0
     longest_transaction_ms: float = 0.0
+    longest_step: str = ""
     transactions: int = 0
     deferred: list[str] = field(default_factory=list)
 
@@ -91,31 +93,34 @@ class PruneReport:
             f"failure groups deleted: {self.groups_deleted}, cases deleted: {self.cases_deleted}",
             f"database size: {self.bytes_before:,} -> {self.bytes_after:,} bytes",
             f"took {self.elapsed_s:.2f} s in {self.transactions} transactions "
-            f"(longest {self.longest_transaction_ms:.1f} ms)",
+            f"(longest {self.longest_transaction_ms:.1f} ms: {self.longest_step or '-'})",
             *(f"deferred to the next pass: {reason}" for reason in self.deferred),
         ]
 
 
 class _Batches:
     """Runs `step(size)` in write transactions until it reports nothing left, adapting the
-    size so that each transaction takes about BATCH_TARGET_MS."""
+    size so that each transaction takes about BATCH_TARGET_MS, and resting between them so
+    that request handlers get the database and the CPU."""
 
     def __init__(self, engine: Engine, report: PruneReport) -> None:
         self.engine = engine
         self.report = report
 
-    def run(self, step: Callable[[Any, int], int], size: int, most: int) -> int:
+    def run(self, name: str, step: Callable[[Any, int], int], size: int, most: int) -> int:
         total = 0
         while True:
-            started = time.perf_counter()
             with write_tx(self.engine, background=True) as conn:
+                started = time.perf_counter()  # holding the write lock from here
                 done = step(conn, size)
             elapsed_ms = (time.perf_counter() - started) * 1000
             self.report.transactions += 1
-            self.report.longest_transaction_ms = max(self.report.longest_transaction_ms, elapsed_ms)
+            if elapsed_ms > self.report.longest_transaction_ms:
+                self.report.longest_transaction_ms, self.report.longest_step = elapsed_ms, name
             total += max(done, 0)
             if done <= 0:
                 return total
+            time.sleep(elapsed_ms * PAUSE_RATIO / 1000)
             if elapsed_ms < BATCH_TARGET_MS / 2:
                 size = min(most, size + max(1, size // 2))
             elif elapsed_ms > BATCH_TARGET_MS:
@@ -142,11 +147,11 @@ def _expire(engine: Engine, now: datetime, batches: _Batches, report: PruneRepor
         if retention.run_days is not None:
             cutoff = sql.cutoff(now, retention.run_days)
             step = functools.partial(_expire_runs, pid, cutoff, now)
-            report.runs_deleted += batches.run(step, 10, 500)
+            report.runs_deleted += batches.run("expire runs", step, 10, 500)
         if retention.passed_detail_days is not None:
             cutoff = sql.cutoff(now, retention.passed_detail_days)
             step = functools.partial(_expire_details, pid, cutoff, now)
-            report.runs_with_details_pruned += batches.run(step, 50, 2_000)
+            report.runs_with_details_pruned += batches.run("queue passed details", step, 50, 2_000)
 
 
 def _lock_not_available(exc: DBAPIError) -> bool:
@@ -207,7 +212,7 @@ def _remove_queued(batches: _Batches, report: PruneReport) -> None:
             return 0
         return max(1, sql.delete_queued_rows(conn, entries[0], size))
 
-    report.results_deleted += batches.run(step, 500, 20_000)
+    report.results_deleted += batches.run("delete queued rows", step, 500, 20_000)
 
 
 def _delete_orphan_groups(project_id: int, conn: Any, size: int) -> int:
@@ -218,7 +223,8 @@ def _delete_orphan_groups(project_id: int, conn: Any, size: int) -> int:
 
 
 class _CaseSweep:
-    """Walks a project's cases in id order, deleting those with no result left."""
+    """Walks a project's cases in windows of `size` ids, deleting those with no result
+    left."""
 
     def __init__(self, project_id: int, before: datetime, last_id: int) -> None:
         self.project_id = project_id
@@ -230,15 +236,13 @@ class _CaseSweep:
     def __call__(self, conn: Any, size: int) -> int:
         if self.after_id >= self.last_id:
             return 0
-        rows = sql.resultless_cases(conn, self.project_id, self.after_id, size, self.before)
-        if not rows:
-            return 0
-        self.after_id = rows[-1].id
-        gone = [row.id for row in rows if row.gone]
+        up_to_id = min(self.after_id + size, self.last_id)
+        gone = sql.resultless_cases(conn, self.project_id, self.after_id, up_to_id, self.before)
         if gone:
             sql.delete_cases(conn, gone)
             self.deleted += len(gone)
-        return len(rows)
+        walked, self.after_id = up_to_id - self.after_id, up_to_id
+        return walked
 
 
 def _tidy(engine: Engine, now: datetime, batches: _Batches, report: PruneReport) -> None:
@@ -248,12 +252,12 @@ def _tidy(engine: Engine, now: datetime, batches: _Batches, report: PruneReport)
         if retention.run_days is None:
             continue  # only passed details go: no result, hence no case or group, does
         step = functools.partial(_delete_orphan_groups, retention.project_id)
-        report.groups_deleted += batches.run(step, 200, 5_000)
+        report.groups_deleted += batches.run("failure groups", step, 200, 5_000)
         with read_tx(engine) as conn:
             last_id = sql.newest_case_id(conn, retention.project_id)
         cutoff = sql.cutoff(now, retention.run_days)
         sweep = _CaseSweep(retention.project_id, cutoff, last_id)
-        batches.run(sweep, 500, 20_000)
+        batches.run("cases", sweep, 500, 20_000)
         report.cases_deleted += sweep.deleted
 
 
@@ -267,7 +271,7 @@ def _sqlite_vacuum(batches: _Batches) -> None:
         sql.sqlite_incremental_vacuum(conn, size)
         return min(free, size)
 
-    batches.run(step, VACUUM_PAGES_START, 100_000)
+    batches.run("incremental vacuum", step, VACUUM_PAGES_START, 100_000)
 
 
 def database_bytes(engine: Engine) -> int:
