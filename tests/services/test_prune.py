@@ -166,6 +166,7 @@ def test_retention_rules_on_a_designed_history(api: Api, engine: Engine) -> None
         report = prune(engine)
     assert report.runs_deleted == 2
     assert report.runs_with_details_pruned == 1  # mid (pinned is exempt, new is too recent)
+    assert report.results_deleted == demo["results"]  # all in the newest partition: batches
     assert report.longest_transaction_ms < 1000
 
     for gone in ("old", "abandoned"):

@@ -312,4 +312,10 @@ def sqlite_auto_vacuum(conn: Connection) -> int:
 
 
 def sqlite_incremental_vacuum(conn: Connection, pages: int) -> None:
-    conn.exec_driver_sql(f"PRAGMA incremental_vacuum({int(pages)})")
+    """Free up to `pages` pages. The pragma frees one page per step of its statement, and
+    pysqlite's execute steps once (the pragma has no columns to fetch); executescript steps
+    it to the end. executescript commits the open (empty) transaction first, so the pragma
+    runs as its own transaction while the caller still holds the process's write gate."""
+    conn.connection.driver_connection.executescript(  # type: ignore[union-attr]
+        f"PRAGMA incremental_vacuum({int(pages)})"
+    )

@@ -47,6 +47,7 @@ log = logging.getLogger("runhub.prune")
 BATCH_TARGET_MS = 20.0
 ADVISORY_LOCK_KEY = 0x72756E68_70727565 % (2**63)  # "runhpru"
 VACUUM_PAGES_START = 256
+QUEUED_RUNS_PER_TRANSACTION = 100
 PAUSE_RATIO = 0.5  # after each transaction, rest this fraction of its time (ingest's turn)
 LOCK_NOT_AVAILABLE = "55P03"
 FIRST_PASS_AFTER_S = 60.0  # after a process starts (or RUNHUB_PRUNE_INTERVAL_S if shorter)
@@ -106,17 +107,25 @@ class _Batches:
     def __init__(self, engine: Engine, report: PruneReport) -> None:
         self.engine = engine
         self.report = report
+        self.elapsed_ms = 0.0  # the last transaction's
+
+    @contextmanager
+    def transaction(self, name: str) -> Iterator[Any]:
+        """A write transaction, timed (in the report) from when it holds the write lock."""
+        with write_tx(self.engine, background=True) as conn:
+            started = time.perf_counter()
+            yield conn
+        self.elapsed_ms = (time.perf_counter() - started) * 1000
+        self.report.transactions += 1
+        if self.elapsed_ms > self.report.longest_transaction_ms:
+            self.report.longest_transaction_ms, self.report.longest_step = self.elapsed_ms, name
 
     def run(self, name: str, step: Callable[[Any, int], int], size: int, most: int) -> int:
         total = 0
         while True:
-            with write_tx(self.engine, background=True) as conn:
-                started = time.perf_counter()  # holding the write lock from here
+            with self.transaction(name) as conn:
                 done = step(conn, size)
-            elapsed_ms = (time.perf_counter() - started) * 1000
-            self.report.transactions += 1
-            if elapsed_ms > self.report.longest_transaction_ms:
-                self.report.longest_transaction_ms, self.report.longest_step = elapsed_ms, name
+            elapsed_ms = self.elapsed_ms
             total += max(done, 0)
             if done <= 0:
                 return total
@@ -165,7 +174,7 @@ def _batches_pending(engine: Engine, lo: int | None, hi: int) -> bool:
         return sql.batches_between(conn, lo, hi) > 0
 
 
-def _remove_partitions(engine: Engine, report: PruneReport) -> None:
+def _remove_partitions(engine: Engine, batches: _Batches, report: PruneReport) -> None:
     """Drop or rewrite the closed partitions holding queued runs (what is queued in the
     newest partitions is left to the batched deletes)."""
     with read_tx(engine) as conn:
@@ -183,7 +192,7 @@ def _remove_partitions(engine: Engine, report: PruneReport) -> None:
             report.deferred.append(f"partition {part.name}: appended batches not yet expanded")
             continue
         try:
-            with write_tx(engine, background=True) as conn:
+            with batches.transaction("drop or rewrite partition") as conn:
                 # No run left in the range: every row there is expired (no scan needed).
                 live = sql.runs_between(conn, part.lo, part.hi) > 0
                 for table in partitions.PARTITIONED_TABLES:
@@ -207,12 +216,19 @@ def _remove_partitions(engine: Engine, report: PruneReport) -> None:
 
 def _remove_queued(batches: _Batches, report: PruneReport) -> None:
     def step(conn: Any, size: int) -> int:
-        entries = sql.queued(conn, 1)
-        if not entries:
-            return 0
-        return max(1, sql.delete_queued_rows(conn, entries[0], size))
+        """Up to `size` results' worth of queued rows, from as many queued runs as that
+        takes (a run of a few results costs a transaction no more than a big one).
+        Returns the work done: results, and each queued run finished with none left."""
+        work = 0
+        for entry in sql.queued(conn, QUEUED_RUNS_PER_TRANSACTION):
+            results = sql.delete_queued_rows(conn, entry, size - work)
+            report.results_deleted += results if entry["kind"] == sql.KIND_RUN else 0
+            work += max(1, results)
+            if work >= size:
+                break
+        return work
 
-    report.results_deleted += batches.run("delete queued rows", step, 500, 20_000)
+    batches.run("delete queued rows", step, 500, 20_000)
 
 
 def _delete_orphan_groups(project_id: int, conn: Any, size: int) -> int:
@@ -291,7 +307,7 @@ def prune(engine: Engine, now: datetime | None = None) -> PruneReport:
     batches = _Batches(engine, report)
     _expire(engine, now, batches, report)
     if not is_sqlite(engine):
-        _remove_partitions(engine, report)
+        _remove_partitions(engine, batches, report)
     _remove_queued(batches, report)
     _tidy(engine, now, batches, report)
     if is_sqlite(engine):
