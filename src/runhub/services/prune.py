@@ -191,22 +191,25 @@ def _remove_partitions(engine: Engine, batches: _Batches, report: PruneReport) -
         if _batches_pending(engine, part.lo, part.hi):
             report.deferred.append(f"partition {part.name}: appended batches not yet expanded")
             continue
+        with read_tx(engine) as conn:
+            # No run left in the range: every row there is expired (no scan needed). No
+            # run can join a closed range, so a range with none stays so.
+            live = sql.runs_between(conn, part.lo, part.hi) > 0
         try:
-            with batches.transaction("drop or rewrite partition") as conn:
-                # No run left in the range: every row there is expired (no scan needed).
-                live = sql.runs_between(conn, part.lo, part.hi) > 0
-                for table in partitions.PARTITIONED_TABLES:
-                    same = next(
-                        (p for p in layout[table] if (p.lo, p.hi) == (part.lo, part.hi)), None
-                    )
-                    if same is None:
-                        continue
+            # A transaction per table (each holds its parent's lock only for its own swap),
+            # the results' last: a pass cut short redoes the range (the queue still lists it).
+            for table in reversed(partitions.PARTITIONED_TABLES):
+                same = next((p for p in layout[table] if (p.lo, p.hi) == (part.lo, part.hi)), None)
+                if same is None:
+                    continue
+                with batches.transaction(f"{'rewrite' if live else 'drop'} partition") as conn:
                     if live:
                         partitions.rewrite_partition(conn, table, same, KEEP[table])
                         report.partitions_rewritten += 1
                     else:
                         partitions.drop_partition(conn, table, same)
                         report.partitions_dropped += 1
+            with batches.transaction("forget queued runs") as conn:
                 sql.forget_queued(conn, [e["run_id"] for e in entries])
         except DBAPIError as exc:
             if not _lock_not_available(exc):
