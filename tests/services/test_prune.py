@@ -21,7 +21,8 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import Engine, func, insert, select, update
+import pytest
+from sqlalchemy import Engine, event, func, insert, select, update
 
 from runhub.db.engine import read_tx, write_tx
 from runhub.db.schema import (
@@ -201,3 +202,39 @@ def test_one_pass_at_a_time(engine: Engine) -> None:
         assert first and not second
     with prune_lock(engine) as later:
         assert later
+
+
+BIG_TABLES = (
+    "automation_run_tests",
+    "automation_fields",
+    "automation_artifacts",
+    "automation_cases",
+)
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_a_pass_never_scans_a_big_table(api: Api, engine: Engine) -> None:
+    """Every statement of a pass finds its rows through an index (SQLite's query plans; on
+    PostgreSQL expired rows mostly go with their partitions): a scan of the results, fields,
+    artifacts or cases costs a pass time in proportion to the whole database for each run
+    it deletes."""
+    history(api, engine)
+    statements: list[tuple[str, Any]] = []
+
+    def seen(conn: Any, cursor: Any, statement: str, params: Any, *_: Any) -> None:
+        if statement.lstrip().upper().startswith(("SELECT", "DELETE", "UPDATE")):
+            statements.append((statement, params))
+
+    event.listen(engine, "before_cursor_execute", seen)
+    try:
+        prune(engine)
+    finally:
+        event.remove(engine, "before_cursor_execute", seen)
+    assert len(statements) > 20
+    with engine.connect() as conn:
+        for statement, params in statements:
+            cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+            plan_rows = cursor.execute(f"EXPLAIN QUERY PLAN {statement}", params).fetchall()
+            scans = [row[3] for row in plan_rows if row[3].startswith(("SCAN ", "SCAN TABLE "))]
+            big = [s for s in scans if s.split()[1] in BIG_TABLES]
+            assert not big, (statement, plan_rows)

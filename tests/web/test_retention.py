@@ -1,4 +1,5 @@
-"""Pinning a run from its page (members and admins; viewers see no button and get 403)."""
+"""Pinning a run from its page (members and admins; viewers see no button and get 403); the
+run list marks pinned runs."""
 
 from __future__ import annotations
 
@@ -14,10 +15,13 @@ def test_pin_and_unpin_from_the_run_page(web: Web, sample: Sample) -> None:
     assert ">pinned</span>" in shown and "Pin (keep forever)" not in shown
     state = web.api.get(f"/automation/runs/{sample.run_id}/pin").json()["result"]
     assert state["is_pinned"] is True
+    listed = web["viewer"].get(f"/projects/{web.api.project_id}").text
+    assert listed.count('class="tag pinned"') == 1
     assert web.post_form("viewer", f"{page}/pin", {"pin": "0"}, page).status_code == 403
     assert "Unpin" in web["member"].get(page).text
     assert web.post_form("member", f"{page}/pin", {"pin": "0"}, page).status_code == 303
     assert ">pinned</span>" not in web["member"].get(page).text
+    assert 'class="tag pinned"' not in web["member"].get(f"/projects/{web.api.project_id}").text
     assert (
         web.api.get(f"/automation/runs/{sample.run_id}/pin").json()["result"]["is_pinned"] is False
     )

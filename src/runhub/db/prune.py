@@ -226,9 +226,11 @@ def delete_queued_rows(conn: Connection, entry: Any, results: int) -> int:
             .values(done_seq=chunk[-1].seq)
         )
         return len(chunk)
-    if whole_run:
+    if whole_run:  # what is left: the run's and its threads' own (the partial run index)
         for table in (automation_fields, automation_artifacts):
-            conn.execute(delete(table).where(table.c.run_id == run_id))
+            conn.execute(
+                delete(table).where(table.c.run_id == run_id, table.c.test_id.is_(None))
+            )
     conn.execute(delete(prune_queue).where(prune_queue.c.run_id == run_id))
     return len(chunk)
 

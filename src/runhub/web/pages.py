@@ -10,7 +10,7 @@ from starlette.responses import Response
 
 from runhub.api import params
 from runhub.api.common import path_id
-from runhub.services import overview, runs
+from runhub.services import overview, retention, runs
 from runhub.services.statuses import FAILURE
 from runhub.web.charts import Point, line_chart
 from runhub.web.common import (
@@ -67,6 +67,8 @@ async def project_runs_page(request: Request) -> Response:
     filters = await call(request, overview.project_filters, session.principal, project_id)
     listing = await call(request, runs.list_runs, session.principal, project_id, query)
     causes = await top_causes(request, session.principal, project_id)
+    run_ids = [run["id"] for run in listing["result"]]
+    pinned = await call(request, retention.pinned_among, session.principal, project_id, run_ids)
     expands = listing["expands"]
     current = {k: q[k] for k in RUN_FILTERS if q.get(k)}
     return render(
@@ -86,6 +88,7 @@ async def project_runs_page(request: Request) -> Response:
             "page_url": lambda page: query_string(current, page=page),
             "page_sizes": RUN_PAGE_SIZES,
             "top_causes": causes,
+            "pinned": pinned,
         },
     )
 
