@@ -5,15 +5,15 @@ Per backend (SQLite, then PostgreSQL), on a fresh database with one project:
      bench/ingest.py's data, ~10 % failures with a console field) stored through the
      service functions in this process, each day's runs dated that day; on PostgreSQL
      the server's partition maintenance runs after each day, as a live server would.
-  2. The project keeps runs 30 days (--keep-days). A client appends bodies of 100 tests,
-     one after another, to a real `runhub serve` whose pruning is off for --floor-s (the
-     floor), then to a second `runhub serve` on the database whose first retention pass
-     starts 3 s after it does; the appends that ended during the pass (its time from its
-     log line) are the figure.
-Printed: the database's size before and after (SQLite: the file after a TRUNCATE
-checkpoint; PostgreSQL: pg_database_size and the three partitioned tables), the prune's
-wall time, and the appends' latency during the prune beside the same client for the same
-time with no prune running (the floor). See bench/README.md "Retention".
+  2. The project keeps runs 30 days (--keep-days). A client appends a body of 100 tests
+     every --load-interval-s (0.05 s; a suite of 5,000 keys, over and over) to a real
+     `runhub serve` whose pruning is off, for --floor-s (30 s: the floor), then to a second
+     `runhub serve` on the database whose first retention pass starts 3 s after it does;
+     the appends that ended during the pass (its time from its log line) are the figure.
+Printed: the database's size just before the pass and after it (SQLite: the file after a
+TRUNCATE checkpoint that completed; PostgreSQL: pg_database_size and the three
+partitioned tables), the pass's wall time, and the appends' latency during the pass
+beside the floor's. See bench/README.md "Retention".
 Usage: .venv/bin/python bench/retention.py [--backends sqlite,postgresql] [--days 60]
 """
 
@@ -96,8 +96,17 @@ def seed(engine: Engine, project_id: int, args: argparse.Namespace) -> int:
 
 def sizes(engine: Engine) -> dict[str, int]:
     if engine.dialect.name == "sqlite":
-        with engine.connect() as conn:
-            conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+        # The file shrinks when the WAL is checkpointed whole; a server's reader can keep
+        # a checkpoint from finishing (busy = 1): try again until one does.
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            with engine.connect() as conn:
+                busy = conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)").first()
+            if busy is not None and busy[0] == 0:
+                break
+            time.sleep(0.2)
+        else:
+            print("  (no complete checkpoint in 30 s: the file may not have shrunk yet)")
         assert engine.url.database
         return {"file": os.path.getsize(engine.url.database)}
     with read_tx(engine) as conn:
