@@ -11,6 +11,7 @@ from sqlalchemy import Engine, select
 
 from runhub.db.engine import read_tx
 from runhub.db.schema import webhook_deliveries
+from runhub.services import webhooks
 from runhub.services.health import analyze_pending
 from runhub.services.outcomes import HealthRules
 
@@ -229,6 +230,22 @@ def test_case_state_changed_when_a_test_becomes_and_stops_being_flaky(
     assert (payload["old_state"], payload["new_state"], payload["run_id"]) == (
         "flaky", "healthy", third,
     )  # fmt: skip
+
+
+def test_a_run_sends_at_most_the_cap_of_state_changes(
+    api: Api, engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(webhooks, "STATE_EVENTS_PER_RUN", 2)
+    _create(api, {**HOOK, "events": ["case.state_changed"]})
+    retried = [t for name in ("c", "a", "b") for t in (make_test(name, "failed"), make_test(name))]
+    _completed_run(api, retried)  # three tests fail, then pass on retry: all three flaky
+    analyze_pending(engine, HealthRules())
+    rows = _outbox(engine)
+    cases = api.get(f"/projects/{api.project_id}/automation/cases").json()["result"]
+    first_two = [c["name"] for c in sorted(cases, key=lambda c: c["id"])][:2]
+    assert [r["payload"]["case"]["name"] for r in rows] == first_two  # all flaky: by case id
+    assert {r["payload"]["state_changes_in_run"] for r in rows} == {3}
+    assert {r["payload"]["new_state"] for r in rows} == {"flaky"}
 
 
 def test_quarantine_changed_on_add_and_end(api: Api, engine: Engine) -> None:

@@ -38,6 +38,7 @@ PING = "ping"  # sent by POST /webhooks/{id}/ping, whatever the endpoint subscri
 FORMATS = ("plain", "slack")
 DELIVERY_STATES = {db.PENDING: "pending", db.DELIVERED: "delivered", db.FAILED: "failed"}
 WATCHED_STATES = ("flaky", "broken")  # case.state_changed: became or stopped being one
+STATE_EVENTS_PER_RUN = 50  # case.state_changed events one run's fold sends at most
 QUARANTINED_LISTED = 50  # quarantined failures named in a run.completed payload
 
 
@@ -324,7 +325,9 @@ def fold_watch(conn: Connection, run_id: int) -> FoldWatch | None:
 
 def emit_fold(conn: Connection, watch: FoldWatch | None) -> None:
     """After the fold (health, change summary and failure groups stored): run.completed and
-    one case.state_changed per case whose state changed to or from flaky or broken."""
+    one case.state_changed per case whose state changed to or from flaky or broken, at most
+    STATE_EVENTS_PER_RUN (those that became flaky or broken first, then by case id; each
+    says how many changed), so that a run breaking thousands of tests sends no flood."""
     if watch is None:
         return
     emit(
@@ -338,8 +341,11 @@ def emit_fold(conn: Connection, watch: FoldWatch | None) -> None:
         return
     subscribed = _subscribed(watch.endpoints, "case.state_changed")
     project = _project(accounts.project_by_id(conn, watch.project_id))
-    cases = db.cases_by_ids(conn, [c["case_id"] for c in watch.state_changes])
-    for change in watch.state_changes:
+    changes = sorted(
+        watch.state_changes, key=lambda c: (c["new_state"] not in WATCHED_STATES, c["case_id"])
+    )[:STATE_EVENTS_PER_RUN]
+    cases = db.cases_by_ids(conn, [c["case_id"] for c in changes])
+    for change in changes:
         case = cases.get(change["case_id"])
         payload = {
             "project": project,
@@ -352,6 +358,7 @@ def emit_fold(conn: Connection, watch: FoldWatch | None) -> None:
             },
             "run_id": watch.run_id,
             **{k: v for k, v in change.items() if k != "case_id"},
+            "state_changes_in_run": len(watch.state_changes),
         }
         _insert(conn, watch.project_id, "case.state_changed", subscribed, payload)
 
